@@ -1,0 +1,26 @@
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from oscar.core.application import OscarDashboardConfig
+
+
+class CatalogDashboardConfig(OscarDashboardConfig):
+    """Dashboard pages for what Oscar's catalogue dashboard does not know: unit costs."""
+
+    label = "catalog_dashboard"
+    name = "catalog.dashboard"
+    namespace = "catalog-dashboard"
+    verbose_name = _("P6 catalogue dashboard")
+    default_permissions = ["partner.view_stockrecord"]
+    permissions_map = {
+        "unit-cost-list": (["is_staff"], ["partner.view_stockrecord"]),
+        "unit-cost-edit": (["is_staff"], ["partner.change_stockrecord"]),
+    }
+
+    def get_urls(self):
+        from catalog.dashboard import views
+
+        urls = [
+            path("", views.UnitCostListView.as_view(), name="unit-cost-list"),
+            path("<int:stockrecord_pk>/", views.UnitCostUpdateView.as_view(), name="unit-cost-edit"),
+        ]
+        return self.post_process_urls(urls)

@@ -1,0 +1,129 @@
+"""The P6 catalogue as data: what `load_p6_catalogue` creates.
+
+Prices and unit costs are strings (Decimal from strings, never floats), in the shop currency. Unit costs
+are American Apparel's blank plus printing per unit; the margin between price and cost is the profit a
+share of which is donated. SKUs are stable: P6-<product>-<colour>-<size>.
+"""
+
+PARTNER = "American Apparel"
+
+PRINCIPLE_6 = (
+    "<p><strong>Principle 6</strong> of the Olympic Charter reads: <em>“The enjoyment of the rights and freedoms "
+    "set forth in this Olympic Charter shall be secured without discrimination of any kind, such as race, colour, "
+    "sex, sexual orientation, language, religion, political or other opinion, national or social origin, property, "
+    "birth or other status.”</em></p>"
+    "<p>In 2014, ahead of the Sochi Winter Olympics and Russia's law against “gay propaganda”, athletes and fans wore "
+    "the Olympic Charter's own words: the P6 campaign let anyone protest discrimination without breaking the "
+    "Olympic rules against political statements. The apparel is made by American Apparel; a share of the profit "
+    "on every item goes to Russian LGBT groups, and this shop shows exactly how much.</p>"
+)
+
+CATEGORIES = [
+    # (path of names, description)
+    (("Apparel",), "Shirts, hoodies and tanks printed with the Principle 6 text."),
+    (("Apparel", "T-shirts"), "P6 T-shirts."),
+    (("Apparel", "Hoodies"), "P6 hoodies."),
+    (("Apparel", "Tank tops"), "P6 tank tops."),
+    (("Accessories",), "Bags and pins that carry Principle 6."),
+]
+
+PRODUCT_CLASSES = {
+    "apparel": {"name": "Apparel", "requires_shipping": True, "track_stock": True,
+                "attributes": [("size", "Size"), ("colour", "Colour")]},
+    "accessory": {"name": "Accessory", "requires_shipping": True, "track_stock": True, "attributes": []},
+}
+
+SIZES_XS_XXL = ["XS", "S", "M", "L", "XL", "XXL"]
+SIZES_S_XXL = ["S", "M", "L", "XL", "XXL"]
+SIZES_XS_XL = ["XS", "S", "M", "L", "XL"]
+
+PRODUCTS = [
+    {
+        "code": "TEE",
+        "upc": "P6-TEE",
+        "title": "P6 Unisex T-shirt",
+        "class": "apparel",
+        "category": ("Apparel", "T-shirts"),
+        "image": "p6-tee.png",
+        "summary": "Fine jersey crew-neck tee with the full text of Principle 6 on the chest.",
+        "colours": [("BLK", "Black"), ("WHT", "White"), ("HGR", "Heather Grey")],
+        "sizes": SIZES_XS_XXL,
+        "price": "30.00",
+        "unit_cost": "11.50",
+        # Bigger sizes use more fabric: same margin policy as the shop's printed price list.
+        "size_price": {"XXL": "32.00"},
+        "size_cost": {"XXL": "12.75"},
+        "stock": 40,
+    },
+    {
+        "code": "HOOD",
+        "upc": "P6-HOOD",
+        "title": "P6 Hoodie",
+        "class": "apparel",
+        "category": ("Apparel", "Hoodies"),
+        "image": "p6-hoodie.png",
+        "summary": "Heavy fleece zip hoodie, “P6” on the front, Principle 6 across the back.",
+        "colours": [("BLK", "Black"), ("NVY", "Navy")],
+        "sizes": SIZES_S_XXL,
+        "price": "58.00",
+        "unit_cost": "24.00",
+        "size_price": {"XXL": "61.00"},
+        "size_cost": {"XXL": "25.50"},
+        "stock": 25,
+    },
+    {
+        "code": "TANK",
+        "upc": "P6-TANK",
+        "title": "P6 Tank Top",
+        "class": "apparel",
+        "category": ("Apparel", "Tank tops"),
+        "image": "p6-tank.png",
+        "summary": "Lightweight racerback tank with the P6 mark.",
+        "colours": [("WHT", "White"), ("BLK", "Black")],
+        "sizes": SIZES_XS_XL,
+        "price": "26.00",
+        "unit_cost": "9.00",
+        "size_price": {},
+        "size_cost": {},
+        "stock": 30,
+    },
+    {
+        "code": "TOTE",
+        "upc": "P6-TOTE",
+        "title": "P6 Tote Bag",
+        "class": "accessory",
+        "category": ("Accessories",),
+        "image": "p6-tote.png",
+        "summary": "Natural cotton canvas tote printed with Principle 6.",
+        "sku": "P6-TOTE",
+        "price": "20.00",
+        "unit_cost": "6.00",
+        "stock": 60,
+    },
+    {
+        "code": "PIN",
+        "upc": "P6-PIN",
+        "title": "P6 Enamel Pin",
+        "class": "accessory",
+        "category": ("Accessories",),
+        "image": "p6-pin.png",
+        "summary": "Hard enamel pin, 25 mm, with the rainbow P6 mark.",
+        "sku": "P6-PIN",
+        "price": "8.00",
+        "unit_cost": "1.75",
+        "stock": 150,
+    },
+]
+
+
+def variants(product):
+    """Yield (sku, size, colour_name, price, unit_cost) for each buyable variant of a parent product."""
+    for colour_code, colour_name in product["colours"]:
+        for size in product["sizes"]:
+            yield (
+                f"P6-{product['code']}-{colour_code}-{size}",
+                size,
+                colour_name,
+                product["size_price"].get(size, product["price"]),
+                product["size_cost"].get(size, product["unit_cost"]),
+            )

@@ -1,0 +1,101 @@
+"""Catalogue browsing straight from the database.
+
+Oscar 4 browses the catalogue through Haystack facets, and Haystack's SimpleEngine (the only backend that
+needs no search server) returns no results for those queries, so a stock install lists no products
+(django-oscar issue #4366). A campaign shop with a few dozen products does not need a search server:
+these views list the public parent and standalone products with the same templates, ordered and
+paginated in SQL, with a constant number of queries per page. They answer the same URLs and URL names
+as Oscar's (`catalogue:index`, `catalogue:category`, `search:search`) because shop/urls.py routes those
+paths here first.
+"""
+
+from django.conf import settings
+from django.db.models import Q
+from django.http import Http404, HttpResponsePermanentRedirect
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import ListView
+from oscar.core.loading import get_model
+
+Product = get_model("catalogue", "Product")
+Category = get_model("catalogue", "Category")
+
+
+class ProductListView(ListView):
+    template_name = "oscar/catalogue/browse.html"
+    context_object_name = "products"
+    paginate_by = settings.OSCAR_PRODUCTS_PER_PAGE
+    summary = _("All products")
+
+    def products(self):
+        return (
+            Product.objects.browsable()
+            .base_queryset()
+            .prefetch_related("stockrecords", "children__stockrecords")
+            .order_by("-date_created", "-pk")
+        )
+
+    def get_queryset(self):
+        return self.products()
+
+    def paginate_queryset(self, queryset, page_size):
+        try:
+            return super().paginate_queryset(queryset, page_size)
+        except Http404:
+            raise Http404(_("There is no such page of products."))
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["summary"] = self.summary
+        ctx["page"] = ctx["page_obj"]
+        return ctx
+
+
+class CatalogueView(ProductListView):
+    """All public products (Oscar's `catalogue:index`)."""
+
+
+class ProductCategoryView(ProductListView):
+    """Products in a category and its sub-categories (Oscar's `catalogue:category`)."""
+
+    template_name = "oscar/catalogue/category.html"
+
+    def get(self, request, *args, **kwargs):
+        self.category = get_object_or_404(Category, pk=kwargs["pk"])
+        if not (self.category.is_public or request.user.is_staff):
+            raise Http404(_("There is no such category."))
+        expected = self.category.get_absolute_url()
+        if request.path != expected:
+            return HttpResponsePermanentRedirect(expected)
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return self.products().filter(categories__in=self.category.get_descendants_and_self()).distinct()
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["category"] = self.category
+        ctx["summary"] = self.category.name
+        return ctx
+
+
+class ProductSearchView(ProductListView):
+    """Search by words in the title, description or SKU (Oscar's `search:search`)."""
+
+    max_terms = 8
+
+    def get_queryset(self):
+        self.query = self.request.GET.get("q", "").strip()[:200]
+        qs = self.products()
+        for term in self.query.split()[: self.max_terms]:
+            qs = qs.filter(
+                Q(title__icontains=term) | Q(description__icontains=term) | Q(upc__icontains=term)
+                | Q(children__upc__icontains=term)
+            )
+        return qs.distinct()
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["summary"] = _("Products matching “%(query)s”") % {"query": self.query} if self.query else self.summary
+        ctx["query"] = self.query
+        return ctx

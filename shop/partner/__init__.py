@@ -1,0 +1,1 @@
+"""Oscar's partner app, forked only for the pricing strategy (strategy.py)."""

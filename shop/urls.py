@@ -1,0 +1,28 @@
+from django.apps import apps
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+
+from shop import browse, views
+
+urlpatterns = [
+    path("", views.HomeView.as_view(), name="p6-home"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("about-p6/", views.AboutView.as_view(), name="about-p6"),
+    path("admin/", admin.site.urls),
+    # Database-backed browsing in place of Oscar's Haystack views (see shop/browse.py): same paths, so
+    # reverse("catalogue:index") and friends land here.
+    path("catalogue/", browse.CatalogueView.as_view()),
+    re_path(r"^catalogue/category/(?P<category_slug>[\w-]+(/[\w-]+)*)_(?P<pk>\d+)/$", browse.ProductCategoryView.as_view()),
+    path("search/", browse.ProductSearchView.as_view()),
+    # Our dashboard sections sit beside Oscar's (never fork `dashboard`); their nav entries are in settings.
+    path("dashboard/unit-costs/", apps.get_app_config("catalog_dashboard").urls),
+    path("", include(apps.get_app_config("oscar").urls[0])),
+]
+
+if settings.SERVE_MEDIA:
+    urlpatterns.insert(
+        0,
+        re_path(r"^%s(?P<path>.*)$" % settings.MEDIA_URL.lstrip("/"), serve, {"document_root": settings.MEDIA_ROOT}),
+    )

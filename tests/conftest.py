@@ -1,0 +1,40 @@
+import pytest
+from django.core.management import call_command
+from oscar.core.loading import get_model
+
+StockRecord = get_model("partner", "StockRecord")
+
+
+def pytest_report_header(config):
+    from django.db import connection
+
+    return f"database: {connection.vendor}"
+
+
+@pytest.fixture
+def p6_catalogue(db):
+    """The seeded P6 catalogue, as `scripts/run` loads it."""
+    call_command("load_p6_catalogue", stdout=_Sink())
+    return StockRecord.objects.select_related("product", "unit_cost")
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="staff", email="staff@example.org", password="staff-pass-123", is_staff=True,
+        is_superuser=True,
+    )
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+class _Sink:
+    def write(self, *args, **kwargs):
+        pass
+
+    def flush(self):
+        pass

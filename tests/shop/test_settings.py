@@ -1,0 +1,36 @@
+"""Production settings come from the environment and pass Django's deployment checks (issue #2)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _manage(*args, env_overrides):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEBUG", "SECRET_KEY", "SECURE_", "DJANGO_"))}
+    env.update(env_overrides)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_production_settings_pass_check_deploy(tmp_path):
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env_overrides={
+        "SECRET_KEY": "x7#kq2!v9@pL0zR$w4^mN8&bT1*eY6(uH3)jC5-aS0+dF2=gK9_iO7~lQ4|sW1",
+        "ALLOWED_HOSTS": "shop.p6.example.org", "P6_VAR_DIR": str(tmp_path),
+    })
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path):
+    result = _manage("check", env_overrides={"P6_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set in the environment when DEBUG is off" in result.stderr
+
+
+def test_a_malformed_boolean_is_refused(tmp_path):
+    result = _manage("check", env_overrides={"DEBUG": "maybe", "P6_VAR_DIR": str(tmp_path)})
+    assert result.returncode != 0
+    assert "DEBUG must be a boolean" in result.stderr
