@@ -78,7 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.flatpages",
     "oscar.config.Shop",
     "oscar.apps.analytics.apps.AnalyticsConfig",
-    "oscar.apps.checkout.apps.CheckoutConfig",
+    "shop.checkout.apps.CheckoutConfig",
     "oscar.apps.address.apps.AddressConfig",
     "oscar.apps.shipping.apps.ShippingConfig",
     "oscar.apps.catalogue.apps.CatalogueConfig",
@@ -114,6 +114,8 @@ INSTALLED_APPS = [
     "django_tables2",
     # P6
     "shop.apps.ShopConfig",
+    "shop.payments.apps.PaymentsConfig",
+    "shop.payments.dashboard.apps.PaymentsDashboardConfig",
     "catalog.apps.CatalogConfig",
     "catalog.dashboard.apps.CatalogDashboardConfig",
     "fundraising.apps.FundraisingConfig",
@@ -237,6 +239,8 @@ LOGGING = {
         # Oscar logs each checkout step's payload at INFO; keep personal data out of the logs.
         "oscar.checkout": {"level": "WARNING"},
         "oscar.alerts": {"level": "WARNING"},
+        # stripe-python logs every request at INFO; requests carry ids and amounts, never more than WARNING here.
+        "stripe": {"level": "WARNING"},
     },
 }
 
@@ -285,5 +289,7 @@ STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")  # unset = real Stripe
+STRIPE_TIMEOUT = float(os.environ.get("STRIPE_TIMEOUT", "10"))
+STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
 STRIPE_FEE_PERCENT = Decimal(os.environ.get("STRIPE_FEE_PERCENT", "2.9"))
 STRIPE_FEE_FIXED = Decimal(os.environ.get("STRIPE_FEE_FIXED", "0.30"))

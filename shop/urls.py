@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from django.views.static import serve
 
 from shop import browse, views
+from shop.payments import webhooks
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="p6-home"),
@@ -18,6 +19,9 @@ urlpatterns = [
     path("search/", browse.ProductSearchView.as_view()),
     # Our dashboard sections sit beside Oscar's (never fork `dashboard`); their nav entries are in settings.
     path("dashboard/unit-costs/", apps.get_app_config("catalog_dashboard").urls),
+    path("dashboard/payments/", apps.get_app_config("payments_dashboard").urls),
+    # Outside the checkout app: with anonymous checkout off, Oscar wraps every checkout URL in login_required.
+    path("payments/stripe/webhook/", webhooks.stripe_webhook, name="stripe-webhook"),
     path("", include(apps.get_app_config("oscar").urls[0])),
 ]
 

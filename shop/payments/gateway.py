@@ -378,6 +378,8 @@ def get_gateway() -> StripeGateway:
         secret_key=getattr(settings, "STRIPE_SECRET_KEY", ""),
         webhook_secret=getattr(settings, "STRIPE_WEBHOOK_SECRET", ""),
         api_base=getattr(settings, "STRIPE_API_BASE", "") or None,
+        timeout=getattr(settings, "STRIPE_TIMEOUT", 10),
+        max_network_retries=getattr(settings, "STRIPE_MAX_NETWORK_RETRIES", 2),
     )
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from shop.payments.gateway import StripeGateway
-from tests.stripe_peer import TEST_SECRET_KEY, LocalStripe
+from tests.stripe_peer import TEST_PUBLISHABLE_KEY, TEST_SECRET_KEY, LocalStripe
 
 WEBHOOK_SECRET = "whsec_p6_test_secret"
 
@@ -31,3 +31,51 @@ def gateway(localstripe_peer):
         timeout=5,
         max_network_retries=0,
     )
+
+
+@pytest.fixture
+def stripe_peer(localstripe_peer, settings):
+    """The shop configured against an emptied localstripe: what scripts/run does for the demo."""
+    localstripe_peer.flush()
+    settings.STRIPE_SECRET_KEY = TEST_SECRET_KEY
+    settings.STRIPE_PUBLISHABLE_KEY = TEST_PUBLISHABLE_KEY
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = localstripe_peer.url
+    settings.STRIPE_TIMEOUT = 5
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    return localstripe_peer
+
+
+def place_order(client, *, skus=(("P6-TEE-BLK-M", 1),), email="fan@example.org"):
+    """A guest fan's checkout up to "Place order", through the real views; returns the order
+    (Pending payment) and the response (a redirect to its payment page)."""
+    from django.urls import reverse
+    from oscar.core.loading import get_model
+
+    StockRecord = get_model("partner", "StockRecord")
+    Order = get_model("order", "Order")
+    for sku, quantity in skus:
+        record = StockRecord.objects.select_related("product").get(partner_sku=sku)
+        product = record.product
+        data = {"quantity": quantity}
+        if product.parent_id:
+            data["child_id"] = product.pk
+            product = product.parent
+        assert client.post(reverse("basket:add", kwargs={"pk": product.pk}), data).status_code == 302
+    client.post(reverse("checkout:index"), {"username": email, "options": "anonymous"})
+    client.post(reverse("checkout:shipping-address"), {
+        "first_name": "Ana", "last_name": "Fan", "line1": "1 Main St", "line4": "Boston", "state": "MA",
+        "postcode": "02110", "country": "US",
+    })
+    client.get(reverse("checkout:shipping-method"))  # one method: Oscar picks it and moves on
+    response = client.post(reverse("checkout:preview"), {"action": "place_order"})
+    assert response.status_code == 302, response.content[:2000]
+    order = Order.objects.order_by("-pk").first()
+    assert response["Location"] == reverse("checkout:pay", kwargs={"order_number": order.number})
+    return order, response
+
+
+@pytest.fixture
+def placed_order(client, p6_catalogue):
+    order, _ = place_order(client)
+    return order

@@ -1,0 +1,161 @@
+"""Order first, money second (DESIGN "A sale, end to end").
+
+Oscar takes payment *before* it writes the order. Here the preview's "Place order" writes the order in
+*Pending payment* (stock allocated, donation snapshot taken, basket submitted) and sends the fan to the
+payment page, where Stripe.js turns the card into a PaymentMethod id and the server creates and
+confirms a PaymentIntent. The card number never reaches this server.
+"""
+
+import logging
+
+from django import http
+from django.conf import settings
+from django.contrib import messages
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views import generic
+from oscar.apps.checkout import views as oscar_views
+from oscar.core.loading import get_model
+
+from fundraising import services as fundraising
+from shop.payments import services as payments
+
+logger = logging.getLogger("shop.checkout")
+
+Order = get_model("order", "Order")
+
+PAYABLE_ORDERS_SESSION_KEY = "p6_payable_orders"
+
+
+class PaymentMethodView(oscar_views.PaymentMethodView):
+    """Cards only: straight on to the preview (the card is taken after the order is placed)."""
+
+    success_url = "checkout:preview"
+
+    def get_success_url(self):
+        return reverse("checkout:preview")
+
+
+class PaymentDetailsView(oscar_views.PaymentDetailsView):
+    def get(self, request, *args, **kwargs):
+        if not self.preview:
+            # Nothing to collect before the order exists: the card is taken on the payment page.
+            return redirect("checkout:preview")
+        return super().get(request, *args, **kwargs)
+
+    def get_initial_order_status(self, basket):
+        return payments.PENDING
+
+    def handle_payment(self, order_number, total, **kwargs):
+        # No money moves before the order exists (see module docstring).
+        return None
+
+    def place_order(self, *args, **kwargs):
+        # Oscar's OrderCreator runs its own atomic block; wrapping it makes the donation snapshot part of
+        # the same database transaction, so there is never an order without its snapshot.
+        with transaction.atomic():
+            order = super().place_order(*args, **kwargs)
+            fundraising.snapshot_order(order=order)
+        return order
+
+    def handle_successful_order(self, order):
+        # The confirmation email waits for the money (payments.payment_captured sends it).
+        self.checkout_session.flush()
+        self.request.session["checkout_order_id"] = order.id
+        remember_payable_order(self.request, order)
+        response = http.HttpResponseRedirect(reverse("checkout:pay", kwargs={"order_number": order.number}))
+        self.send_signal(self.request, response, order)
+        return response
+
+
+def remember_payable_order(request, order):
+    numbers = request.session.get(PAYABLE_ORDERS_SESSION_KEY, [])
+    if str(order.number) not in numbers:
+        request.session[PAYABLE_ORDERS_SESSION_KEY] = (numbers + [str(order.number)])[-20:]
+
+
+def order_for_request(request, order_number):
+    """The order if this visitor may pay it: its customer, or the guest session that placed it. 404 otherwise
+    (another customer's order is indistinguishable from one that does not exist)."""
+    order = get_object_or_404(Order, number=order_number)
+    if order.user_id is not None:
+        if request.user.is_authenticated and request.user.pk == order.user_id:
+            return order
+    elif str(order.number) in request.session.get(PAYABLE_ORDERS_SESSION_KEY, []):
+        return order
+    raise http.Http404(_("No such order."))
+
+
+class PayView(generic.TemplateView):
+    """The payment page of a placed order: GET shows the card form; POST pays.
+
+    POST fields: `payment_method` (a PaymentMethod id from Stripe.js) to make a new attempt, or
+    `intent` to check an attempt again after 3D Secure. Answers JSON to the page's script
+    (Accept: application/json) and redirects or re-renders for a plain form post.
+    """
+
+    template_name = "oscar/checkout/pay.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.order = order_for_request(request, kwargs["order_number"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        if self.order.status in payments.PAID_STATUSES:
+            return redirect("checkout:thank-you")
+        return super().get(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        api_base = settings.STRIPE_API_BASE.rstrip("/")
+        ctx.update(
+            order=self.order,
+            payable=self.order.status == payments.PENDING,
+            stripe_publishable_key=settings.STRIPE_PUBLISHABLE_KEY,
+            # localstripe serves its own Stripe.js stand-in; production loads Stripe's.
+            stripe_js_url=f"{api_base}/js.stripe.com/v3/" if api_base else "https://js.stripe.com/v3/",
+            stripe_local=bool(api_base),
+            pay_url=reverse("checkout:pay", kwargs={"order_number": self.order.number}),
+            thank_you_url=reverse("checkout:thank-you"),
+        )
+        return ctx
+
+    def post(self, request, *args, **kwargs):
+        wants_json = "application/json" in request.headers.get("Accept", "")
+        payment_method = request.POST.get("payment_method", "").strip()
+        intent_id = request.POST.get("intent", "").strip()
+        if not payment_method and not intent_id:
+            return self.respond(wants_json, "invalid", _("No card details were received. Please try again."), 400)
+        if len(payment_method) > 255 or len(intent_id) > 255:
+            return self.respond(wants_json, "invalid", _("That payment reference is not valid."), 400)
+        try:
+            if intent_id:
+                outcome = payments.check_attempt(order=self.order, intent_id=intent_id)
+            else:
+                outcome = payments.pay_order(order=self.order, payment_method=payment_method)
+        except payments.OrderNotPayable as exc:
+            return self.respond(wants_json, "not_payable", str(exc), 409)
+        if outcome.status == "succeeded":
+            self.request.session["checkout_order_id"] = self.order.id
+            return self.respond(wants_json, "succeeded", "", 200, redirect_url=reverse("checkout:thank-you"))
+        if outcome.status == "requires_action":
+            return self.respond(wants_json, "requires_action", "", 200, client_secret=outcome.client_secret,
+                                intent=outcome.attempt.intent_id)
+        code = 402 if outcome.status == "declined" else 503
+        return self.respond(wants_json, outcome.status, outcome.message, code)
+
+    def respond(self, wants_json, status, message, code, **extra):
+        if wants_json:
+            return http.JsonResponse({"status": status, "message": message, **extra}, status=code)
+        if status == "succeeded":
+            return redirect(extra["redirect_url"])
+        if message:
+            messages.error(self.request, message)
+        ctx = self.get_context_data(outcome=status, **extra)
+        return self.render_to_response(ctx, status=code)
+
+
+class ThankYouView(oscar_views.ThankYouView):
+    pass

@@ -1,0 +1,41 @@
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class RefundForm(forms.Form):
+    WHOLE, LINES, AMOUNT = "whole", "lines", "amount"
+    scope = forms.ChoiceField(
+        label=_("Refund"), widget=forms.RadioSelect,
+        choices=[(WHOLE, _("the whole order (what is left of it)")), (LINES, _("chosen lines")),
+                 (AMOUNT, _("an amount"))],
+    )
+    amount = forms.DecimalField(label=_("Amount"), required=False, min_value=Decimal("0.01"), max_digits=12,
+                                decimal_places=2)
+    reason = forms.CharField(label=_("Reason"), max_length=255, required=False)
+    request_id = forms.RegexField(regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput)
+
+    def __init__(self, *args, order, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order = order
+        self.lines = list(order.lines.all())
+        for line in self.lines:
+            self.fields[f"line_{line.pk}"] = forms.IntegerField(
+                label=line.title, required=False, min_value=0, max_value=line.quantity, initial=0,
+            )
+
+    def line_fields(self):
+        return [(line, self[f"line_{line.pk}"]) for line in self.lines]
+
+    def clean(self):
+        data = super().clean()
+        scope = data.get("scope")
+        if scope == self.AMOUNT and not data.get("amount"):
+            self.add_error("amount", _("Enter the amount to refund."))
+        if scope == self.LINES:
+            chosen = {line: data.get(f"line_{line.pk}") or 0 for line in self.lines}
+            if not any(chosen.values()):
+                raise forms.ValidationError(_("Choose at least one item to refund."))
+            data["line_quantities"] = {line: qty for line, qty in chosen.items() if qty}
+        return data

@@ -1,0 +1,214 @@
+"""Stripe webhooks (DESIGN "Stripe boundary"), in the manner of dj-stripe.
+
+The endpoint verifies the signature (Stripe's tolerance), stores each event once by event id with its
+raw payload, processes it inside one database transaction and records the outcome. It answers 2xx only
+when the event was processed or deliberately ignored (an unknown type, an intent that is not ours), and
+5xx when processing failed, so Stripe delivers it again; a duplicate of a processed event is a no-op.
+
+Objects are re-retrieved from Stripe rather than trusted from the payload: the payload may be stale
+(events arrive out of order) or, in the worst case, not from Stripe at all despite a leaked secret.
+"""
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from oscar.apps.payment.exceptions import PaymentError
+
+from shop.payments import services
+from shop.payments.gateway import InvalidWebhook, get_gateway
+from shop.payments.models import StripeEvent
+
+logger = logging.getLogger("shop.payments.webhooks")
+
+# Stripe's own events are a few KiB; anything much larger is not from Stripe.
+MAX_BODY_BYTES = 256 * 1024
+
+
+class Ignored(Exception):
+    """An event we deliberately do not act on; `str()` says why (stored as the outcome's detail)."""
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    length = int(request.headers.get("Content-Length") or 0)
+    if length > MAX_BODY_BYTES:
+        return _answer(413, "rejected", "body too large")
+    body = request.body
+    if len(body) > MAX_BODY_BYTES:
+        return _answer(413, "rejected", "body too large")
+    try:
+        event = get_gateway().parse_webhook(payload=body, signature_header=request.headers.get("Stripe-Signature"))
+    except InvalidWebhook as exc:
+        logger.warning("webhook rejected: %s", exc.message)
+        return _answer(400, "rejected", exc.message)
+    except PaymentError as exc:  # not configured
+        logger.error("webhook cannot be verified: %s", exc)
+        return _answer(500, "failed", "webhook secret not configured")
+    return handle_event(event)
+
+
+def handle_event(event, *, gateway=None):
+    """Store (once) and process one verified event; returns the HTTP answer.
+
+    Stripe is asked first, outside any database transaction (`prepare`); the writes then happen in one
+    transaction holding the event row's lock, so concurrent deliveries of the same event serialise and
+    only the first processes it.
+    """
+    gateway = gateway or get_gateway()
+    row = _store(event)
+    if row.outcome in (StripeEvent.PROCESSED, StripeEvent.IGNORED):
+        StripeEvent.objects.filter(pk=row.pk).update(deliveries=F("deliveries") + 1)
+        return _answer(200, "duplicate", row.outcome)
+    try:
+        apply = prepare(event, gateway=gateway)
+    except Ignored as exc:
+        apply = _ignore(str(exc))
+    except Exception as exc:  # noqa: BLE001 — Stripe unreachable etc.: answer 5xx so Stripe retries
+        logger.warning("webhook %s (%s): could not fetch from Stripe: %s", event.id, event.type, exc)
+        StripeEvent.objects.filter(pk=row.pk).update(
+            outcome=StripeEvent.FAILED, detail=f"{type(exc).__name__}: {exc}"[:2000], deliveries=F("deliveries") + 1
+        )
+        return _answer(500, "failed", "processing failed; Stripe will retry")
+    with transaction.atomic():
+        row = StripeEvent.objects.select_for_update().get(pk=row.pk)
+        StripeEvent.objects.filter(pk=row.pk).update(deliveries=F("deliveries") + 1)
+        if row.outcome in (StripeEvent.PROCESSED, StripeEvent.IGNORED):
+            return _answer(200, "duplicate", row.outcome)
+        try:
+            with transaction.atomic():
+                detail = apply()
+            outcome = StripeEvent.PROCESSED
+        except Ignored as exc:
+            outcome, detail = StripeEvent.IGNORED, str(exc)
+        except Exception as exc:  # noqa: BLE001 — any failure: record it, answer 5xx, Stripe retries
+            logger.exception("webhook %s (%s) failed", event.id, event.type)
+            StripeEvent.objects.filter(pk=row.pk).update(
+                outcome=StripeEvent.FAILED, detail=f"{type(exc).__name__}: {exc}"[:2000]
+            )
+            return _answer(500, "failed", "processing failed; Stripe will retry")
+        StripeEvent.objects.filter(pk=row.pk).update(outcome=outcome, detail=detail or "", processed_at=timezone.now())
+    return _answer(200, outcome, detail or "")
+
+
+def _ignore(reason):
+    def apply():
+        raise Ignored(reason)
+
+    return apply
+
+
+def _store(event):
+    try:
+        with transaction.atomic():
+            row, _ = StripeEvent.objects.get_or_create(
+                event_id=event.id,
+                defaults={"type": event.type, "object_id": event.object_id or "", "payload": event.payload,
+                          "livemode": bool(event.payload.get("livemode")), "stripe_created": event.created},
+            )
+    except IntegrityError:  # a concurrent delivery stored it first
+        row = StripeEvent.objects.get(event_id=event.id)
+    return row
+
+
+def _answer(status, outcome, detail):
+    return JsonResponse({"outcome": outcome, "detail": detail}, status=status)
+
+
+# --- dispatch: each handler asks Stripe, then returns the writes to run in the transaction ----------
+
+
+def prepare(event, *, gateway):
+    handler = HANDLERS.get(event.type)
+    if handler is None:
+        raise Ignored(f"event type {event.type} is not handled")
+    if not event.object_id:
+        raise Ignored("event carries no object id")
+    return handler(event, gateway)
+
+
+def _our_order_for_intent(intent):
+    order = services.order_for_intent(intent)
+    if order is None:
+        raise Ignored(f"payment intent {intent.id} is not ours")
+    return order
+
+
+def _fee_of(intent, gateway):
+    if not intent.latest_charge_id:
+        return None
+    return gateway.retrieve_charge(intent.latest_charge_id).balance_transaction_fee
+
+
+def on_intent_succeeded(event, gateway):
+    intent = gateway.retrieve_intent(event.object_id)
+    order = _our_order_for_intent(intent)
+    if intent.status != "succeeded":
+        raise Ignored(f"intent {intent.id} is {intent.status} now")
+    fee = _fee_of(intent, gateway)
+
+    def apply():
+        result = services.payment_captured(order=order, intent=intent, fee=fee, fee_estimated=fee is None)
+        services.mark_attempt(intent_id=intent.id, status=services.PaymentAttempt.SUCCEEDED)
+        return f"order {order.number}: {result.outcome}"
+
+    return apply
+
+
+def on_intent_failed(event, gateway):
+    intent = gateway.retrieve_intent(event.object_id)
+    order = _our_order_for_intent(intent)
+    if intent.status == "succeeded":  # events arrive out of order: the intent has succeeded since
+        return on_intent_succeeded(event, gateway)
+
+    def apply():
+        services.payment_failed(intent=intent)
+        return f"order {order.number}: attempt failed, order stays payable"
+
+    return apply
+
+
+def on_charge_refunded(event, gateway):
+    # amount_refunded is cumulative and one event may cover several refunds: record each refund of
+    # the charge by its own id (recording is idempotent), never the event's amount.
+    charge = gateway.retrieve_charge(event.object_id)
+    if not charge.payment_intent_id:
+        raise Ignored(f"charge {charge.id} has no payment intent")
+    order = _our_order_for_intent(gateway.retrieve_intent(charge.payment_intent_id))
+
+    def apply():
+        recorded = [f"{refund.id}:{services.record_refund(order=order, refund=refund).status}"
+                    for refund in charge.refunds]
+        return f"order {order.number}: refunds {', '.join(recorded) or 'none'}"
+
+    return apply
+
+
+def on_dispute(event, gateway):
+    dispute = gateway.retrieve_dispute(event.object_id)
+    if not dispute.payment_intent_id:
+        raise Ignored(f"dispute {dispute.id} has no payment intent")
+    order = _our_order_for_intent(gateway.retrieve_intent(dispute.payment_intent_id))
+
+    def apply():
+        if event.type == "charge.dispute.created":
+            services.dispute_opened(order=order, dispute=dispute)
+            return f"order {order.number}: dispute {dispute.id} opened"
+        services.dispute_closed(order=order, dispute=dispute)
+        return f"order {order.number}: dispute {dispute.id} {dispute.status}"
+
+    return apply
+
+
+HANDLERS = {
+    "payment_intent.succeeded": on_intent_succeeded,
+    "payment_intent.payment_failed": on_intent_failed,
+    "charge.refunded": on_charge_refunded,
+    "charge.dispute.created": on_dispute,
+    "charge.dispute.closed": on_dispute,
+}
