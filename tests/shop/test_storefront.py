@@ -159,10 +159,11 @@ def test_guest_checkout_reaches_the_payment_step(client, p6_catalogue):
          "postcode": "02110", "country": "US", "phone_number": ""},
         follow=True,
     )
-    # then the checkout goes on to the payment step with the hoodie's total
+    # then the checkout goes on to the order preview, the step before payment, with the hoodie's total
     assert response.status_code == 200
-    assert response.redirect_chain[-1][0] == reverse("checkout:payment-details")
-    assert "Payment details" in response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("checkout:preview")
+    content = response.content.decode()
+    assert "Place order" in content and "$58.00" in content
     assert response.wsgi_request.basket.total_excl_tax == Decimal("58.00")
 
 
