@@ -23,6 +23,7 @@ from oscar.apps.payment.exceptions import PaymentError
 from oscar.core.loading import get_class, get_model
 
 from fundraising import services as fundraising
+from shop.currency import quantize
 from shop.payments.gateway import CardDeclined, PaymentIntent, Refund, get_gateway
 from shop.payments.models import PaymentAttempt, StripeRefund
 
@@ -86,7 +87,9 @@ def _locked(order):
 
 
 def captured_amount(order):
-    return Source.objects.filter(order=order).aggregate(total=Sum("amount_debited"))["total"] or Decimal("0")
+    # Quantized: SQLite's SUM drops the decimal places (30 for 30.00), and these figures reach staff.
+    total = Source.objects.filter(order=order).aggregate(total=Sum("amount_debited"))["total"] or Decimal("0")
+    return quantize(total, order.currency)
 
 
 def refunded_or_reserved(order, *, exclude_pk=None):
@@ -94,7 +97,7 @@ def refunded_or_reserved(order, *, exclude_pk=None):
     qs = StripeRefund.objects.filter(order=order).exclude(status=StripeRefund.FAILED)
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
-    return qs.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    return quantize(qs.aggregate(total=Sum("amount"))["total"] or Decimal("0"), order.currency)
 
 
 def order_for_intent(intent):
@@ -320,8 +323,6 @@ def refund_amount_for_lines(*, order, line_quantities):
             raise RefundRefused(_("Line %(line)s has %(n)s items; cannot refund %(q)s.")
                                 % {"line": line.pk, "n": line.quantity, "q": quantity})
         total += (line.line_price_incl_tax * quantity / line.quantity)
-    from shop.currency import quantize
-
     return quantize(total, order.currency)
 
 
@@ -339,7 +340,7 @@ def start_refund(*, order, amount, line_quantities=None, request_id=None, user=N
     line_quantities = {line: qty for line, qty in (line_quantities or {}).items() if qty}
     with transaction.atomic():
         order = _locked(order)
-        existing = StripeRefund.objects.filter(request_id=request_id).first()
+        existing = StripeRefund.objects.select_for_update().filter(request_id=request_id).first()
         if existing is not None:
             if existing.order_id != order.pk:
                 raise RefundRefused(_("This refund request belongs to another order."))
@@ -358,11 +359,21 @@ def start_refund(*, order, amount, line_quantities=None, request_id=None, user=N
         source = Source.objects.filter(order=order).exclude(reference="").order_by("pk").first()
         if source is None or not source.reference.startswith("pi_"):
             raise RefundRefused(_("Order %(number)s was not paid through Stripe.") % {"number": order.number})
-        reservation = StripeRefund.objects.create(
+        fields = dict(
             order=order, request_id=request_id, amount=amount, currency=order.currency,
             lines={str(line.pk): qty for line, qty in line_quantities.items()}, reason=reason,
             requested_by=user if user is not None and user.is_authenticated else None,
         )
+        if existing is not None:
+            # The same form posted again after Stripe did not take it (request_id is unique): reserve
+            # on the same row, so the retry reuses the request's idempotency key.
+            reservation = existing
+            for name, value in fields.items():
+                setattr(reservation, name, value)
+            reservation.status, reservation.error = StripeRefund.REQUESTED, ""
+            reservation.save()
+        else:
+            reservation = StripeRefund.objects.create(**fields)
     metadata = {"order_number": order.number, "request_id": request_id}
     if reservation.lines:
         metadata["lines"] = ",".join(f"{pk}:{qty}" for pk, qty in reservation.lines.items())

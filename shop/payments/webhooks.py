@@ -36,7 +36,10 @@ class Ignored(Exception):
 @csrf_exempt
 @require_POST
 def stripe_webhook(request):
-    length = int(request.headers.get("Content-Length") or 0)
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:  # hostile input is a bad request, never a 500
+        return _answer(400, "rejected", "bad Content-Length")
     if length > MAX_BODY_BYTES:
         return _answer(413, "rejected", "body too large")
     body = request.body
