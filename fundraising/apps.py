@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.utils.translation import gettext_lazy as _
 
 
@@ -7,3 +8,9 @@ class FundraisingConfig(AppConfig):
 
     name = "fundraising"
     verbose_name = _("Fundraising")
+
+    def ready(self):
+        from fundraising.db import register_sqlite_functions
+
+        # The SQLite append-only triggers call this function; see fundraising.db for why.
+        connection_created.connect(register_sqlite_functions, dispatch_uid="fundraising-sqlite-functions")

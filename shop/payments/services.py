@@ -291,11 +291,13 @@ def cancel_unpaid_order(*, order, gateway=None):
         intent = gateway.retrieve_intent(attempt.intent_id)
         if intent.status == "succeeded":
             payment_captured(order=order, intent=intent, gateway=gateway)
+            _update_attempt(attempt, PaymentAttempt.SUCCEEDED, "")
             return "captured"
         if intent.status != "canceled":
             intent = gateway.cancel_intent(attempt.intent_id)
             if intent.status == "succeeded":  # it succeeded between our two calls
                 payment_captured(order=order, intent=intent, gateway=gateway)
+                _update_attempt(attempt, PaymentAttempt.SUCCEEDED, "")
                 return "captured"
         _update_attempt(attempt, PaymentAttempt.CANCELED, attempt.last_error)
     with transaction.atomic():

@@ -1,0 +1,16 @@
+"""Take a balance checkpoint, so balances and statements sum only the entries since (schedule it, e.g. hourly)."""
+
+from django.core.management.base import BaseCommand
+
+from fundraising.services import take_balance_checkpoint
+
+
+class Command(BaseCommand):
+    help = "Record cumulative ledger totals up to the latest committed entry (keeps balances fast)."
+
+    def handle(self, *args, **options):
+        checkpoint = take_balance_checkpoint()
+        if checkpoint is None:
+            self.stdout.write("ledger is empty: nothing to do")
+        else:
+            self.stdout.write(f"checkpoint up to entry {checkpoint.upto_entry_id}")

@@ -1,0 +1,74 @@
+"""Load the P6 campaign's demo beneficiaries and share rule (idempotent).
+
+Beneficiaries are looked up by slug and only created when missing (existing ones are never modified,
+so staff edits survive a re-run). The campaign rule, 50 % of profit (5000 basis points) split equally
+among the beneficiaries, is set only when no share rule is in force: an existing rule is history and
+is left alone. Prints what it created, or "nothing to do".
+"""
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from fundraising.models import Beneficiary
+from fundraising.selectors import rule_in_force
+from fundraising.services import set_share_rule
+
+CAMPAIGN_SHARE_BPS = 5000
+
+BENEFICIARIES = [
+    {
+        "slug": "russian-lgbt-network",
+        "name": "Russian LGBT Network",
+        "country": "RU",
+        "description": "Interregional human-rights organisation founded in St Petersburg in 2006: legal and "
+                       "psychological help for LGBT+ people in Russia, and emergency help to leave the country.",
+    },
+    {
+        "slug": "coming-out-st-petersburg",
+        "name": "Coming Out St. Petersburg",
+        "country": "RU",
+        "description": "LGBT+ initiative group founded in St Petersburg in 2008: community support, "
+                       "psychological and legal counselling, documentation of discrimination.",
+    },
+    {
+        "slug": "sphere-foundation",
+        "name": "Sphere Foundation",
+        "country": "RU",
+        "description": "Russian charitable foundation established in 2011 to support LGBT+ initiatives and "
+                       "human-rights defenders across Russia.",
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Load the P6 demo beneficiaries and the campaign's 50 % share rule (idempotent)."
+
+    def handle(self, *args, **options):
+        created = []
+        with transaction.atomic():
+            for spec in BENEFICIARIES:
+                beneficiary, new = Beneficiary.objects.get_or_create(
+                    slug=spec["slug"],
+                    defaults={key: spec[key] for key in ("name", "country", "description")},
+                )
+                if new:
+                    created.append(f"beneficiary {beneficiary.name}")
+            if rule_in_force() is None:
+                beneficiaries = list(
+                    Beneficiary.objects.filter(slug__in=[spec["slug"] for spec in BENEFICIARIES], active=True)
+                    .order_by("pk")
+                )
+                rule = set_share_rule(
+                    share_bps=CAMPAIGN_SHARE_BPS,
+                    weights=[(beneficiary, beneficiary.default_weight) for beneficiary in beneficiaries],
+                    note="P6 campaign: half of each sale's profit, split among the Russian LGBT groups",
+                )
+                created.append(
+                    f"share rule {rule.share_bps / 100:g} % split among "
+                    + ", ".join(beneficiary.name for beneficiary in beneficiaries)
+                )
+        if created:
+            for line in created:
+                self.stdout.write(f"created {line}")
+        else:
+            self.stdout.write("P6 fundraising already loaded: nothing to do.")

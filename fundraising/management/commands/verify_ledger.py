@@ -1,0 +1,28 @@
+"""Check every invariant of the donation ledger (DESIGN "The ledger"): exit 0 when clean.
+
+Otherwise print one line per violation and exit 1. The checks live in ``fundraising.verification``
+so that the tests run exactly the same ones.
+"""
+
+import sys
+
+from django.core.management.base import BaseCommand
+
+from fundraising.models import Entry, LedgerTransaction
+from fundraising.verification import ledger_violations
+
+
+class Command(BaseCommand):
+    help = "Check the donation ledger's invariants; exit 1 with one line per violation, 0 when clean."
+
+    def handle(self, *args, **options):
+        count = 0
+        for violation in ledger_violations():
+            count += 1
+            self.stdout.write(violation)
+        if count:
+            self.stderr.write(f"verify_ledger: {count} violation(s)")
+            sys.exit(1)
+        self.stdout.write(
+            f"ledger OK: {LedgerTransaction.objects.count()} transactions, {Entry.objects.count()} entries"
+        )

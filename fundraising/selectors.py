@@ -1,0 +1,222 @@
+"""Read-only queries on the donation ledger (services write, selectors read).
+
+Balances come from the latest ``BalanceCheckpoint`` (cumulative totals per account and transaction kind
+of every entry up to an id) plus the entries after it, summed through the (account, id) index. Nothing
+here locks or writes; services call these under their own locks when they need a balance to check.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from fundraising.models import (
+    Account,
+    BalanceCheckpoint,
+    Beneficiary,
+    CheckpointTotal,
+    Entry,
+    LedgerTransaction,
+    ShareRule,
+)
+from shop.currency import normalise, quantize
+
+Kind = LedgerTransaction.Kind
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class BeneficiaryBalance:
+    """A beneficiary's position in one currency.
+
+    ``earned``: sale credits to its payable; ``reversed``: refund and dispute debits (from the payable,
+    and from the receivable when the payable could not absorb them); ``disbursed``: paid out;
+    ``adjusted``: net staff adjustments of the payable (credit positive); ``payable``: what the
+    campaign owes it now (never negative); ``receivable``: reversals it was already paid for.
+    Identity: ``payable - receivable == earned - reversed - disbursed + adjusted`` as long as no
+    adjustment touched the receivable (staff netting it against the payable).
+    """
+
+    beneficiary: Beneficiary
+    currency: str
+    earned: Decimal
+    reversed: Decimal
+    disbursed: Decimal
+    adjusted: Decimal
+    payable: Decimal
+    receivable: Decimal
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A beneficiary's payable account over ``[start, end)``.
+
+    ``entries`` is a lazy queryset of the period's entries (oldest first, with their transactions);
+    ``closing == opening + total_credit - total_debit``.
+    """
+
+    beneficiary: Beneficiary
+    currency: str
+    account: Account | None
+    start: dt.datetime
+    end: dt.datetime
+    opening: Decimal
+    total_debit: Decimal
+    total_credit: Decimal
+    closing: Decimal
+    entries: object
+
+
+def rule_in_force(*, at=None):
+    """The share rule in force at ``at`` (default now): ``valid_from <= at < valid_to``, or None."""
+    at = at or timezone.now()
+    return (
+        ShareRule.objects.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at), valid_from__lte=at)
+        .order_by("-valid_from")
+        .prefetch_related("allocations__beneficiary")
+        .first()
+    )
+
+
+def totals_by_account_and_kind(*, accounts, before=None):
+    """``{(account_id, kind): [debit, credit]}`` over the given account ids, exactly.
+
+    ``before``: only entries posted before that instant (for opening balances). Starts from the latest
+    checkpoint whose entries all precede ``before`` (any checkpoint when ``before`` is None) and adds
+    the entries with a higher id, so the cost is the entries since the checkpoint, not the whole ledger.
+    """
+    account_ids = list(accounts)
+    totals = defaultdict(lambda: [ZERO, ZERO])
+    if not account_ids:
+        return totals
+    checkpoints = BalanceCheckpoint.objects.order_by("-upto_entry_id")
+    if before is not None:
+        checkpoints = checkpoints.filter(Q(max_posted_at__lt=before) | Q(max_posted_at__isnull=True))
+    checkpoint = checkpoints.first()
+    upto = 0
+    if checkpoint is not None:
+        upto = checkpoint.upto_entry_id
+        for row in CheckpointTotal.objects.filter(checkpoint=checkpoint, account_id__in=account_ids).values(
+            "account_id", "kind", "debit", "credit"
+        ):
+            total = totals[(row["account_id"], row["kind"])]
+            total[0] += row["debit"]
+            total[1] += row["credit"]
+    since = Entry.objects.filter(account_id__in=account_ids, id__gt=upto)
+    if before is not None:
+        since = since.filter(posted_at__lt=before)
+    for row in (
+        since.values("account_id", "transaction__kind")
+        .annotate(debit=Sum("debit"), credit=Sum("credit"))
+        .order_by()
+    ):
+        total = totals[(row["account_id"], row["transaction__kind"])]
+        total[0] += row["debit"]
+        total[1] += row["credit"]
+    return totals
+
+
+def account_balance(*, account, before=None):
+    """The account's balance on its normal side (credits - debits for payable/disbursed accounts)."""
+    debit = credit = ZERO
+    for (_, _kind), (d, c) in totals_by_account_and_kind(accounts=[account.pk], before=before).items():
+        debit += d
+        credit += c
+    balance = credit - debit if account.kind in Account.CREDIT_NORMAL else debit - credit
+    return quantize(balance, account.currency)
+
+
+def beneficiary_balances(*, currency):
+    """Every beneficiary's ``BeneficiaryBalance`` in ``currency``, by name (zeros for those without entries)."""
+    currency = normalise(currency)
+    accounts = {
+        account.pk: account
+        for account in Account.objects.filter(currency=currency, beneficiary__isnull=False)
+    }
+    totals = totals_by_account_and_kind(accounts=accounts.keys())
+    figures = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for (account_id, kind), (debit, credit) in totals.items():
+        account = accounts[account_id]
+        mine = figures[account.beneficiary_id]
+        if account.kind == Account.Kind.PAYABLE:
+            mine["payable"] += credit - debit
+            if kind == Kind.SALE:
+                mine["earned"] += credit - debit
+            elif kind in LedgerTransaction.REVERSAL_KINDS:
+                mine["reversed"] += debit - credit
+            elif kind == Kind.DISBURSEMENT:
+                mine["disbursed"] += debit - credit
+            elif kind == Kind.ADJUSTMENT:
+                mine["adjusted"] += credit - debit
+        elif account.kind == Account.Kind.RECEIVABLE:
+            mine["receivable"] += debit - credit
+            if kind in LedgerTransaction.REVERSAL_KINDS:
+                mine["reversed"] += debit - credit
+    result = []
+    for beneficiary in Beneficiary.objects.order_by("name"):
+        mine = figures.get(beneficiary.pk, {})
+        result.append(
+            BeneficiaryBalance(
+                beneficiary=beneficiary,
+                currency=currency,
+                **{
+                    name: quantize(mine.get(name, ZERO), currency)
+                    for name in ("earned", "reversed", "disbursed", "adjusted", "payable", "receivable")
+                },
+            )
+        )
+    return result
+
+
+def _instant(value, *, end):
+    """A date means the whole day (UTC): as a start its midnight, as an end the next midnight."""
+    if isinstance(value, dt.datetime):
+        if timezone.is_naive(value):
+            raise ValueError(f"{value} is a naive datetime: give an aware one or a date")
+        return value
+    if isinstance(value, dt.date):
+        day = value + dt.timedelta(days=1) if end else value
+        return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+    raise TypeError(f"expected a date or an aware datetime, not {type(value).__name__}")
+
+
+def statement(*, beneficiary, currency, start, end):
+    """The beneficiary's payable account from ``start`` to ``end``: opening, entries, closing.
+
+    Dates are whole UTC days, both included; datetimes are the half-open interval ``[start, end)``.
+    Raises ``ValueError`` if ``end`` is before ``start``, ``TypeError`` for other argument types.
+    """
+    currency = normalise(currency)
+    start_at, end_at = _instant(start, end=False), _instant(end, end=True)
+    if end_at < start_at:
+        raise ValueError(f"the statement ends ({end}) before it starts ({start})")
+    account = Account.objects.filter(
+        kind=Account.Kind.PAYABLE, beneficiary=beneficiary, currency=currency
+    ).first()
+    zero = quantize(ZERO, currency)
+    if account is None:
+        return Statement(beneficiary, currency, None, start_at, end_at, zero, zero, zero, zero, Entry.objects.none())
+    opening = account_balance(account=account, before=start_at)
+    entries = (
+        Entry.objects.filter(account=account, posted_at__gte=start_at, posted_at__lt=end_at)
+        .select_related("transaction", "transaction__order")
+        .order_by("posted_at", "id")
+    )
+    sums = entries.aggregate(debit=Sum("debit"), credit=Sum("credit"))
+    debit = quantize(sums["debit"] or ZERO, currency)
+    credit = quantize(sums["credit"] or ZERO, currency)
+    return Statement(
+        beneficiary=beneficiary,
+        currency=currency,
+        account=account,
+        start=start_at,
+        end=end_at,
+        opening=opening,
+        total_debit=debit,
+        total_credit=credit,
+        closing=quantize(opening + credit - debit, currency),
+        entries=entries,
+    )

@@ -1,0 +1,617 @@
+"""The Stripe webhook endpoint end to end: signed events of Stripe's exact shape, through the real
+verification path, against a localstripe peer that the endpoint asks again about every object.
+
+localstripe never sends refund, charge or dispute events, so every event here is built by
+tests/payments/events.py and signed with the webhook secret; disputes, which localstripe does not
+have at all, are the one place where the gateway's `retrieve_dispute` is replaced.
+"""
+
+import json
+import time
+from decimal import Decimal
+
+import pytest
+from oscar.core.loading import get_model
+
+from shop.payments import services
+from shop.payments.gateway import StripeGateway, get_gateway
+from shop.payments.models import PaymentAttempt, StripeEvent, StripeRefund
+from shop.payments.signing import sign_webhook_payload
+from tests.payments.events import (
+    charge_refunded_event,
+    dispute_event,
+    dispute_object,
+    dispute_of,
+    event,
+    intent_event,
+    intent_object,
+    paid_at_stripe_only,
+    post_body,
+    record_attempt,
+    shop_rows,
+    signed_post,
+)
+from tests.stripe_peer import free_port
+
+Order = get_model("order", "Order")
+OrderNote = get_model("order", "OrderNote")
+PaymentEvent = get_model("order", "PaymentEvent")
+Source = get_model("payment", "Source")
+
+TOTAL = Decimal("30.00")  # one black M T-shirt, free shipping, no tax
+
+
+@pytest.fixture
+def shop_gateway(stripe_peer):
+    """The gateway the shop builds from its settings, on the emptied localstripe."""
+    return get_gateway()
+
+
+def _reload(order):
+    return Order.objects.get(pk=order.pk)
+
+
+def _paid_events(order):
+    return list(PaymentEvent.objects.filter(order=order, event_type__name="Paid").values_list("amount", "reference"))
+
+
+def _stored(event_dict):
+    return StripeEvent.objects.get(event_id=event_dict["id"])
+
+
+def _paid_order(order, gateway):
+    """The order paid the ordinary way: the fan's card through pay_order (the synchronous path)."""
+    outcome = services.pay_order(order=order, payment_method="pm_card_visa", gateway=gateway)
+    assert outcome.status == "succeeded"
+    return _reload(order), outcome.attempt.intent_id
+
+
+# --- payment_intent.succeeded ---------------------------------------------------------------------
+
+
+def test_intent_succeeded_marks_the_order_paid_when_only_stripe_knew(client, placed_order, shop_gateway, stripe_peer):
+    # given an order whose payment succeeded at Stripe while the shop wrote only the attempt
+    intent = paid_at_stripe_only(shop_gateway, placed_order)
+    assert placed_order.total_incl_tax == TOTAL
+
+    # when Stripe delivers payment_intent.succeeded
+    evt = intent_event(stripe_peer.url, "payment_intent.succeeded", intent.id)
+    response = signed_post(client, evt)
+
+    # then the order is paid once, for exactly its total
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "processed", "detail": f"order {placed_order.number}: captured"}
+    order = _reload(placed_order)
+    assert order.status == "Paid"
+    source = Source.objects.get(order=order)
+    assert (source.amount_allocated, source.amount_debited, source.amount_refunded) == (TOTAL, TOTAL, Decimal("0.00"))
+    assert (source.reference, source.currency) == (intent.id, "USD")
+    assert _paid_events(order) == [(TOTAL, intent.id)]
+    assert PaymentAttempt.objects.get(intent_id=intent.id).status == PaymentAttempt.SUCCEEDED
+    stored = _stored(evt)
+    assert (stored.type, stored.object_id, stored.outcome, stored.deliveries) == (
+        "payment_intent.succeeded", intent.id, StripeEvent.PROCESSED, 1)
+    assert stored.payload == evt
+    assert stored.processed_at is not None
+
+
+def test_intent_succeeded_delivered_twice_has_one_effect(client, placed_order, shop_gateway, stripe_peer):
+    # given an order paid at Stripe, whose succeeded event was delivered and processed
+    intent = paid_at_stripe_only(shop_gateway, placed_order)
+    evt = intent_event(stripe_peer.url, "payment_intent.succeeded", intent.id)
+    assert signed_post(client, evt).status_code == 200
+    before = shop_rows()
+
+    # when Stripe delivers the same event again
+    response = signed_post(client, evt)
+
+    # then it answers 200 and writes nothing but the delivery count
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "duplicate", "detail": "processed"}
+    after = shop_rows()
+    assert after.pop("stripe_events") == [(evt["id"], StripeEvent.PROCESSED, 2)]
+    before.pop("stripe_events")
+    assert after == before
+    assert Source.objects.count() == 1
+    assert len(_paid_events(placed_order)) == 1
+
+
+def test_intent_succeeded_after_the_synchronous_capture_adds_nothing(client, placed_order, shop_gateway, stripe_peer):
+    # given an order the fan paid on the payment page (the synchronous path captured it)
+    order, intent_id = _paid_order(placed_order, shop_gateway)
+    assert order.status == "Paid"
+    before = shop_rows()
+
+    # when the webhook for the same intent arrives afterwards
+    evt = intent_event(stripe_peer.url, "payment_intent.succeeded", intent_id)
+    response = signed_post(client, evt)
+
+    # then it is processed as already captured: only the event row is new
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "processed", "detail": f"order {order.number}: already_captured"}
+    after = shop_rows()
+    assert after.pop("stripe_events") == [(evt["id"], StripeEvent.PROCESSED, 1)]
+    assert before.pop("stripe_events") == []
+    assert after == before
+    assert [s.amount_debited for s in Source.objects.filter(order=order)] == [TOTAL]
+    assert _paid_events(order) == [(TOTAL, intent_id)]
+
+
+def test_intent_succeeded_is_checked_with_stripe_not_trusted_from_the_payload(client, placed_order, shop_gateway,
+                                                                                stripe_peer):
+    # given an intent of ours that has not been paid, and an event whose payload claims it succeeded
+    intent = shop_gateway.create_intent(amount=TOTAL, currency="USD", order_number=placed_order.number, attempt=1)
+    record_attempt(placed_order, intent)
+    obj = intent_object(stripe_peer.url, intent.id)
+    obj.update(status="succeeded", amount_received=3000)
+    evt = event("payment_intent.succeeded", obj)
+    before = shop_rows()
+
+    # when it is delivered
+    response = signed_post(client, evt)
+
+    # then Stripe, asked again, says otherwise: ignored, the order stays payable
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "ignored", "detail": f"intent {intent.id} is requires_payment_method now"}
+    after = shop_rows()
+    assert after.pop("stripe_events") == [(evt["id"], StripeEvent.IGNORED, 1)]
+    before.pop("stripe_events")
+    assert after == before
+    assert _reload(placed_order).status == "Pending payment"
+
+
+# --- payment_intent.payment_failed ----------------------------------------------------------------
+
+
+def test_intent_payment_failed_marks_the_attempt_failed_and_the_order_stays_payable(client, placed_order,
+                                                                                    shop_gateway, stripe_peer):
+    # given an attempt of ours whose card was declined at Stripe
+    intent = shop_gateway.create_intent(amount=TOTAL, currency="USD", order_number=placed_order.number, attempt=1)
+    record_attempt(placed_order, intent)
+    with pytest.raises(services.CardDeclined):
+        shop_gateway.confirm_intent(intent.id, payment_method="pm_card_chargeCustomerFail")
+
+    # when Stripe delivers payment_intent.payment_failed
+    evt = intent_event(stripe_peer.url, "payment_intent.payment_failed", intent.id)
+    response = signed_post(client, evt)
+
+    # then the attempt is failed with Stripe's message and nothing was paid
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "processed"
+    attempt = PaymentAttempt.objects.get(intent_id=intent.id)
+    assert (attempt.status, attempt.last_error) == (PaymentAttempt.FAILED, "Your card was declined.")
+    assert _reload(placed_order).status == "Pending payment"
+    assert Source.objects.count() == 0
+    assert PaymentEvent.objects.count() == 0
+    assert _stored(evt).outcome == StripeEvent.PROCESSED
+
+    # and the fan can pay again with another card: a new attempt, a new intent
+    outcome = services.pay_order(order=_reload(placed_order), payment_method="pm_card_visa", gateway=shop_gateway)
+    assert (outcome.status, outcome.attempt.number) == ("succeeded", 2)
+    assert outcome.attempt.intent_id != intent.id
+    assert _reload(placed_order).status == "Paid"
+
+
+# --- hostile input: nothing written ---------------------------------------------------------------
+
+
+def _stale(body):
+    return sign_webhook_payload(payload=body, secret="whsec_p6_test_secret", timestamp=int(time.time()) - 301)
+
+
+@pytest.mark.parametrize(
+    "case, status, detail",
+    [
+        ("forged signature", 400, "bad Stripe-Signature"),
+        ("stale timestamp", 400, "bad Stripe-Signature"),
+        ("missing header", 400, "missing Stripe-Signature header"),
+        ("empty header", 400, "missing Stripe-Signature header"),
+        ("body changed after signing", 400, "bad Stripe-Signature"),
+        ("malformed JSON, signed", 400, "body is not JSON"),
+        ("JSON that is not an event, signed", 400, "body is not a Stripe snapshot event"),
+        ("oversized body, signed", 413, "body too large"),
+    ],
+)
+def test_rejected_webhook_writes_nothing(client, placed_order, shop_gateway, stripe_peer, case, status, detail):
+    # given an order paid at Stripe whose genuine event would mark it paid
+    intent = paid_at_stripe_only(shop_gateway, placed_order)
+    genuine = intent_event(stripe_peer.url, "payment_intent.succeeded", intent.id)
+    body = json.dumps(genuine).encode()
+    sign = lambda payload, **kw: sign_webhook_payload(payload=payload, secret="whsec_p6_test_secret", **kw)  # noqa: E731
+    oversized = dict(genuine, data={"object": dict(genuine["data"]["object"], metadata={"pad": "x" * 262_144})})
+    oversized_body = json.dumps(oversized).encode()
+    body, signature = {
+        "forged signature": (body, sign_webhook_payload(payload=body, secret="whsec_not_ours")),
+        "stale timestamp": (body, _stale(body)),
+        "missing header": (body, None),
+        "empty header": (body, ""),
+        "body changed after signing": (body.replace(b'"livemode": false', b'"livemode": true'), sign(body)),
+        "malformed JSON, signed": (body[:-1], sign(body[:-1])),
+        "JSON that is not an event, signed": (b'{"id": "evt_x", "object": "event"}',
+                                              sign(b'{"id": "evt_x", "object": "event"}')),
+        "oversized body, signed": (oversized_body, sign(oversized_body)),
+    }[case]
+    before = shop_rows()
+
+    # when it is posted
+    response = post_body(client, body, signature=signature)
+
+    # then it is refused and nothing at all is written
+    assert response.status_code == status
+    assert response.json()["outcome"] == "rejected"
+    assert response.json()["detail"].startswith(detail)
+    assert shop_rows() == before
+    assert StripeEvent.objects.count() == 0
+    assert _reload(placed_order).status == "Pending payment"
+
+
+def test_unparseable_content_length_is_refused_and_writes_nothing(client, placed_order, shop_gateway, stripe_peer):
+    # given a genuine, signed event sent with a Content-Length that is not a number
+    intent = paid_at_stripe_only(shop_gateway, placed_order)
+    body = json.dumps(intent_event(stripe_peer.url, "payment_intent.succeeded", intent.id)).encode()
+    signature = sign_webhook_payload(payload=body, secret="whsec_p6_test_secret")
+    before = shop_rows()
+
+    # when it is posted
+    response = post_body(client, body, signature=signature, CONTENT_LENGTH="12abc")
+
+    # then it is a bad request, not a server error, and nothing is written
+    assert response.status_code == 400
+    assert response.json() == {"outcome": "rejected", "detail": "bad Content-Length"}
+    assert shop_rows() == before
+
+
+def test_webhook_answers_only_post(client, db):
+    # given the endpoint, when it is fetched with GET, then it is refused and nothing is stored
+    assert client.get("/payments/stripe/webhook/").status_code == 405
+    assert StripeEvent.objects.count() == 0
+
+
+def test_unknown_event_type_is_stored_once_and_ignored(client, placed_order, stripe_peer):
+    # given a correctly signed event of a type the shop does not handle
+    customer = {"id": "cus_PZ0dE2x5Yh1Q7b", "object": "customer", "created": int(time.time()),
+                "email": "fan@example.org", "livemode": False, "metadata": {}}
+    evt = event("customer.created", customer)
+    before = shop_rows()
+
+    # when it is delivered twice
+    first = signed_post(client, evt)
+    second = signed_post(client, evt)
+
+    # then both answers are 200, it is stored once as ignored, and nothing else is written
+    assert first.status_code == 200
+    assert first.json() == {"outcome": "ignored", "detail": "event type customer.created is not handled"}
+    assert second.status_code == 200
+    assert second.json() == {"outcome": "duplicate", "detail": "ignored"}
+    stored = StripeEvent.objects.get()
+    assert (stored.event_id, stored.type, stored.object_id, stored.outcome, stored.deliveries) == (
+        evt["id"], "customer.created", "cus_PZ0dE2x5Yh1Q7b", StripeEvent.IGNORED, 2)
+    after = shop_rows()
+    after.pop("stripe_events"), before.pop("stripe_events")
+    assert after == before
+
+
+def test_intent_that_is_not_ours_is_ignored(client, placed_order, shop_gateway, stripe_peer):
+    # given an intent paid at Stripe that no attempt of this shop made (another integration on the account)
+    theirs = shop_gateway.create_intent(amount=TOTAL, currency="USD", order_number=placed_order.number, attempt=9)
+    theirs = shop_gateway.confirm_intent(theirs.id, payment_method="pm_card_visa")
+    assert theirs.status == "succeeded"
+    evt = intent_event(stripe_peer.url, "payment_intent.succeeded", theirs.id)
+    before = shop_rows()
+
+    # when its succeeded event is delivered
+    response = signed_post(client, evt)
+
+    # then it is acknowledged as ignored and nothing happens to any order
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "ignored", "detail": f"payment intent {theirs.id} is not ours"}
+    after = shop_rows()
+    assert after.pop("stripe_events") == [(evt["id"], StripeEvent.IGNORED, 1)]
+    before.pop("stripe_events")
+    assert after == before
+    assert _reload(placed_order).status == "Pending payment"
+
+
+@pytest.mark.parametrize(
+    "amount, currency",
+    [(Decimal("25.00"), "USD"), (Decimal("30.00"), "EUR")],
+    ids=["amount differs", "currency differs"],
+)
+def test_amount_or_currency_mismatch_is_never_marked_paid(client, placed_order, shop_gateway, stripe_peer,
+                                                          amount, currency):
+    # given an intent of ours that took another amount or currency than the order's 30.00 USD
+    intent = paid_at_stripe_only(shop_gateway, placed_order, amount=amount, currency=currency)
+    evt = intent_event(stripe_peer.url, "payment_intent.succeeded", intent.id)
+
+    # when its succeeded event is delivered, twice
+    response = signed_post(client, evt)
+    replay = signed_post(client, evt)
+
+    # then the answer is 200 (nothing for Stripe to retry) but the order is not paid: staff get one note
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "processed", "detail": f"order {placed_order.number}: mismatch"}
+    assert replay.json() == {"outcome": "duplicate", "detail": "processed"}
+    order = _reload(placed_order)
+    assert order.status == "Pending payment"
+    assert Source.objects.count() == 0
+    assert PaymentEvent.objects.count() == 0
+    note = OrderNote.objects.get(order=order)
+    assert note.message == (
+        f"Stripe payment {intent.id} captured {amount} {currency} but the order total is 30.00 USD: "
+        "not marked paid, check and refund."
+    )
+
+
+def test_processing_failure_answers_500_and_the_retry_processes_once(client, placed_order, shop_gateway,
+                                                                      stripe_peer, settings):
+    # given an order paid at Stripe and its succeeded event
+    intent = paid_at_stripe_only(shop_gateway, placed_order)
+    evt = intent_event(stripe_peer.url, "payment_intent.succeeded", intent.id)
+
+    # when it is delivered while Stripe cannot be reached to ask about the intent again
+    settings.STRIPE_API_BASE = f"http://127.0.0.1:{free_port()}"
+    failed = signed_post(client, evt)
+
+    # then the answer is 500 so Stripe retries, the event is stored as failed, and the order is untouched
+    assert failed.status_code == 500
+    assert failed.json() == {"outcome": "failed", "detail": "processing failed; Stripe will retry"}
+    stored = _stored(evt)
+    assert (stored.outcome, stored.deliveries) == (StripeEvent.FAILED, 1)
+    assert stored.detail.startswith("PaymentError: Could not reach Stripe while trying to retrieve a payment intent")
+    assert _reload(placed_order).status == "Pending payment"
+    assert Source.objects.count() == 0
+    assert PaymentEvent.objects.count() == 0
+
+    # when Stripe retries once it can be reached again
+    settings.STRIPE_API_BASE = stripe_peer.url
+    retried = signed_post(client, evt)
+
+    # then it is processed, once
+    assert retried.status_code == 200
+    assert retried.json()["outcome"] == "processed"
+    stored = _stored(evt)
+    assert (stored.outcome, stored.deliveries, stored.detail) == (
+        StripeEvent.PROCESSED, 2, f"order {placed_order.number}: captured")
+    assert _reload(placed_order).status == "Paid"
+    assert [s.amount_debited for s in Source.objects.all()] == [TOTAL]
+    assert len(_paid_events(placed_order)) == 1
+
+
+def test_failure_while_writing_rolls_back_and_answers_500(client, placed_order, shop_gateway, stripe_peer,
+                                                          monkeypatch):
+    # given an order paid at Stripe, and a database failure while the capture is written
+    intent = paid_at_stripe_only(shop_gateway, placed_order)
+    evt = intent_event(stripe_peer.url, "payment_intent.succeeded", intent.id)
+    real_post_sale = services.fundraising.post_sale
+
+    def failing_post_sale(**kwargs):
+        raise RuntimeError("ledger unavailable")
+
+    monkeypatch.setattr(services.fundraising, "post_sale", failing_post_sale)
+
+    # when the event is delivered
+    response = signed_post(client, evt)
+
+    # then nothing of the capture is kept, the event is failed and Stripe is told to retry
+    assert response.status_code == 500
+    stored = _stored(evt)
+    assert (stored.outcome, stored.detail) == (StripeEvent.FAILED, "RuntimeError: ledger unavailable")
+    assert _reload(placed_order).status == "Pending payment"
+    assert Source.objects.count() == 0
+    assert PaymentEvent.objects.count() == 0
+    assert PaymentAttempt.objects.get(intent_id=intent.id).status == PaymentAttempt.CREATED
+
+    # when the retry comes after the failure is gone, then it is captured once
+    monkeypatch.setattr(services.fundraising, "post_sale", real_post_sale)
+    assert signed_post(client, evt).status_code == 200
+    assert _reload(placed_order).status == "Paid"
+    assert Source.objects.count() == 1
+    assert _stored(evt).outcome == StripeEvent.PROCESSED
+
+
+# --- charge.refunded ------------------------------------------------------------------------------
+
+
+def _refund_at_stripe(gateway, intent_id, amount, key):
+    """A refund made outside the shop (Stripe's dashboard): no request id of ours in its metadata."""
+    return gateway.create_refund(payment_intent_id=intent_id, amount=amount, currency="USD", idempotency_key=key)
+
+
+def _refunded_events(order):
+    return sorted(PaymentEvent.objects.filter(order=order, event_type__name="Refunded").values_list("reference",
+                                                                                                     "amount"))
+
+
+def test_refund_made_at_stripe_is_recorded_once(client, placed_order, shop_gateway, stripe_peer):
+    # given a paid order and a 10.00 refund made in Stripe's dashboard
+    order, intent_id = _paid_order(placed_order, shop_gateway)
+    refund = _refund_at_stripe(shop_gateway, intent_id, Decimal("10.00"), "dashboard:1")
+    charge_id = shop_gateway.retrieve_intent(intent_id).latest_charge_id
+
+    # when Stripe delivers charge.refunded
+    evt = charge_refunded_event(stripe_peer.url, charge_id)
+    response = signed_post(client, evt)
+
+    # then the refund is recorded once, exactly, and the order stays paid
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "processed",
+                               "detail": f"order {order.number}: refunds {refund.id}:succeeded"}
+    row = StripeRefund.objects.get()
+    assert (row.refund_id, row.amount, row.currency, row.status, row.request_id, row.lines) == (
+        refund.id, Decimal("10.00"), "USD", StripeRefund.SUCCEEDED, None, {})
+    assert row.recorded_at is not None
+    source = Source.objects.get(order=order)
+    assert (source.amount_debited, source.amount_refunded) == (TOTAL, Decimal("10.00"))
+    assert _refunded_events(order) == [(refund.id, Decimal("10.00"))]
+    assert _reload(order).status == "Paid"
+
+    # when the same event is delivered again, then nothing new
+    before = shop_rows()
+    replay = signed_post(client, evt)
+    assert replay.status_code == 200
+    after = shop_rows()
+    assert after.pop("stripe_events") == [(evt["id"], StripeEvent.PROCESSED, 2)]
+    before.pop("stripe_events")
+    assert after == before
+
+
+def test_two_refunds_in_one_cumulative_event_are_each_recorded_once(client, placed_order, shop_gateway, stripe_peer):
+    # given a paid order with two refunds made at Stripe before any event arrived
+    order, intent_id = _paid_order(placed_order, shop_gateway)
+    first = _refund_at_stripe(shop_gateway, intent_id, Decimal("10.00"), "dashboard:1")
+    second = _refund_at_stripe(shop_gateway, intent_id, Decimal("5.50"), "dashboard:2")
+    charge_id = shop_gateway.retrieve_intent(intent_id).latest_charge_id
+
+    # when one charge.refunded arrives whose cumulative amount_refunded (15.50) covers both
+    evt = charge_refunded_event(stripe_peer.url, charge_id)
+    assert evt["data"]["object"]["amount_refunded"] == 1550
+    assert signed_post(client, evt).status_code == 200
+
+    # then each refund is recorded once by its own id
+    assert sorted(StripeRefund.objects.values_list("refund_id", "amount", "status")) == sorted([
+        (first.id, Decimal("10.00"), StripeRefund.SUCCEEDED), (second.id, Decimal("5.50"), StripeRefund.SUCCEEDED)])
+    assert Source.objects.get(order=order).amount_refunded == Decimal("15.50")
+    assert _refunded_events(order) == sorted([(first.id, Decimal("10.00")), (second.id, Decimal("5.50"))])
+
+    # when the second refund's own event (a new event id, the same charge) arrives late, and the first is replayed
+    late = charge_refunded_event(stripe_peer.url, charge_id, previous_amount_refunded=1000)
+    before = shop_rows()
+    assert signed_post(client, late).status_code == 200
+    assert signed_post(client, evt).status_code == 200
+
+    # then nothing new is recorded
+    after = shop_rows()
+    assert sorted(after.pop("stripe_events")) == sorted([(evt["id"], StripeEvent.PROCESSED, 2),
+                                                         (late["id"], StripeEvent.PROCESSED, 1)])
+    before.pop("stripe_events")
+    assert after == before
+    assert _reload(order).status == "Paid"
+
+
+def test_full_refund_at_stripe_moves_the_order_to_refunded(client, placed_order, shop_gateway, stripe_peer):
+    # given a paid order refunded in full in Stripe's dashboard
+    order, intent_id = _paid_order(placed_order, shop_gateway)
+    refund = _refund_at_stripe(shop_gateway, intent_id, TOTAL, "dashboard:all")
+    charge_id = shop_gateway.retrieve_intent(intent_id).latest_charge_id
+
+    # when charge.refunded is delivered
+    response = signed_post(client, charge_refunded_event(stripe_peer.url, charge_id))
+
+    # then the order is Refunded, its source fully refunded
+    assert response.status_code == 200
+    order = _reload(order)
+    assert order.status == "Refunded"
+    assert set(order.lines.values_list("status", flat=True)) == {"Refunded"}
+    source = Source.objects.get(order=order)
+    assert (source.amount_debited, source.amount_refunded) == (TOTAL, TOTAL)
+    assert StripeRefund.objects.get().refund_id == refund.id
+    assert _refunded_events(order) == [(refund.id, TOTAL)]
+
+
+def test_refund_of_a_charge_that_is_not_ours_is_ignored(client, placed_order, shop_gateway, stripe_peer):
+    # given a charge paid and refunded at Stripe through an intent that no attempt of ours made
+    theirs = shop_gateway.create_intent(amount=TOTAL, currency="USD", order_number="other", attempt=1)
+    theirs = shop_gateway.confirm_intent(theirs.id, payment_method="pm_card_visa")
+    _refund_at_stripe(shop_gateway, theirs.id, Decimal("1.00"), "dashboard:theirs")
+    evt = charge_refunded_event(stripe_peer.url, theirs.latest_charge_id)
+    before = shop_rows()
+
+    # when charge.refunded is delivered, then it is ignored and nothing is written
+    response = signed_post(client, evt)
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "ignored", "detail": f"payment intent {theirs.id} is not ours"}
+    after = shop_rows()
+    after.pop("stripe_events"), before.pop("stripe_events")
+    assert after == before
+
+
+# --- disputes (localstripe has none: only retrieve_dispute is replaced) -----------------------------
+
+
+@pytest.fixture
+def disputes(monkeypatch):
+    """Stripe's disputes, by id: what `StripeGateway.retrieve_dispute` answers in these tests."""
+    known = {}
+
+    def retrieve_dispute(self, dispute_id):
+        return dispute_of(known[dispute_id])
+
+    monkeypatch.setattr(StripeGateway, "retrieve_dispute", retrieve_dispute)
+    return known
+
+
+def _disputed(gateway, order, disputes, *, status):
+    order, intent_id = _paid_order(order, gateway)
+    charge_id = gateway.retrieve_intent(intent_id).latest_charge_id
+    dispute = dispute_object(charge_id=charge_id, payment_intent_id=intent_id, amount=TOTAL, status=status)
+    disputes[dispute["id"]] = dispute
+    return order, dispute
+
+
+def test_dispute_created_adds_one_note_for_staff(client, placed_order, shop_gateway, stripe_peer, disputes):
+    # given a paid order whose charge the card holder disputes
+    order, dispute = _disputed(shop_gateway, placed_order, disputes, status="needs_response")
+    notes_before = OrderNote.objects.filter(order=order).count()
+    evt = dispute_event("charge.dispute.created", dispute)
+
+    # when charge.dispute.created is delivered, twice
+    response = signed_post(client, evt)
+    before = shop_rows()
+    assert signed_post(client, evt).status_code == 200
+
+    # then staff get one note; the order and its money are unchanged
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "processed",
+                               "detail": f"order {order.number}: dispute {dispute['id']} opened"}
+    notes = list(OrderNote.objects.filter(order=order).order_by("pk").values_list("message", flat=True))
+    assert len(notes) == notes_before + 1
+    assert notes[-1] == f"Dispute {dispute['id']} opened for 30.00 USD (needs_response)."
+    assert _reload(order).status == "Paid"
+    assert PaymentEvent.objects.filter(order=order).count() == 1
+    after = shop_rows()
+    after.pop("stripe_events"), before.pop("stripe_events")
+    assert after == before
+
+
+def test_dispute_lost_reverses_once(client, placed_order, shop_gateway, stripe_peer, disputes):
+    # given a paid order whose dispute was lost
+    order, dispute = _disputed(shop_gateway, placed_order, disputes, status="lost")
+    evt = dispute_event("charge.dispute.closed", dispute, previous_status="under_review")
+
+    # when charge.dispute.closed is delivered
+    response = signed_post(client, evt)
+
+    # then one "Dispute lost" payment event for the disputed amount, and a note
+    assert response.status_code == 200
+    assert response.json() == {"outcome": "processed",
+                               "detail": f"order {order.number}: dispute {dispute['id']} lost"}
+    lost = list(PaymentEvent.objects.filter(order=order, event_type__name="Dispute lost")
+                .values_list("reference", "amount"))
+    assert lost == [(dispute["id"], TOTAL)]
+    assert OrderNote.objects.filter(order=order, message__startswith=f"Dispute {dispute['id']} lost").count() == 1
+
+    # when it is replayed, and delivered again under a new event id, then nothing new
+    before = shop_rows()
+    assert signed_post(client, evt).status_code == 200
+    assert signed_post(client, dispute_event("charge.dispute.closed", dispute)).status_code == 200
+    after = shop_rows()
+    after.pop("stripe_events"), before.pop("stripe_events")
+    assert after == before
+
+
+def test_dispute_won_adds_a_note_only(client, placed_order, shop_gateway, stripe_peer, disputes):
+    # given a paid order whose dispute was won
+    order, dispute = _disputed(shop_gateway, placed_order, disputes, status="won")
+    before = shop_rows()
+
+    # when charge.dispute.closed is delivered
+    response = signed_post(client, dispute_event("charge.dispute.closed", dispute, previous_status="under_review"))
+
+    # then staff get a note and nothing else changes
+    assert response.status_code == 200
+    after = shop_rows()
+    after.pop("stripe_events"), before.pop("stripe_events")
+    assert after.pop("notes") == before.pop("notes") + 1
+    assert after == before
+    assert OrderNote.objects.filter(order=order).order_by("pk").last().message == f"Dispute {dispute['id']} closed: won."
+    assert not PaymentEvent.objects.filter(order=order, event_type__name="Dispute lost").exists()
