@@ -15,7 +15,8 @@ Design (DESIGN.md "Money rules" and "The ledger"); keep this docstring true.
   the part of a reversal the payable could not absorb); the campaign's DONATIONS account is the other
   side of every donation. Balances are per currency, never mixed.
 - ``LedgerTransaction`` (unique idempotency key, one currency) and ``Entry`` (positive debit xor
-  positive credit) are append-only. Every transaction sums to zero. A sale whose donation is zero is
+  positive credit) are append-only, like ``Disbursement``, ``BreakdownPart`` and ``ReversalLine`` /
+  ``ReversalLinePart`` (which lines and parts a by-line refund reversed). Every transaction sums to zero. A sale whose donation is zero is
   still posted, as a transaction with no entries, so "every paid order has its sale" holds uniformly.
   ``digest`` (SHA-256 of the transaction and its entries) lets ``verify_ledger`` detect a row changed
   behind the triggers' back.
@@ -27,10 +28,11 @@ Design (DESIGN.md "Money rules" and "The ledger"); keep this docstring true.
 - Balances: ``BalanceCheckpoint`` + ``CheckpointTotal`` hold cumulative totals per (account, kind) of
   every entry with ``id <= upto_entry_id``; a balance is the latest checkpoint plus the entries after
   it (index on (account, id)). Sales never update or lock a shared row; only reversals, disbursements
-  and adjustments, which take money *out* of a payable, lock the accounts they debit.
+  and adjustments, which can take money *out* of an account, lock accounts.
 - Amounts are ``DecimalField(max_digits=18, decimal_places=4)``: four places hold the minor unit of
-  every ISO 4217 currency (CLF has 4, KWD 3, JPY 0); services store amounts exactly at the currency's
-  minor unit and refuse anything finer.
+  every ISO 4217 currency (CLF has 4, KWD 3, JPY 0); services store amounts at the currency's minor
+  unit: amounts given by callers must already be exact (finer is refused), Oscar's 2-decimal prices
+  are rounded half-up to it (they only differ for 0-decimal currencies).
 - A migration that alters an append-only table on SQLite rebuilds it and drops its triggers: it must
   re-create them (``verify_ledger`` reports missing triggers).
 """

@@ -84,18 +84,45 @@ def rule_in_force(*, at=None):
 def totals_by_account_and_kind(*, accounts, before=None):
     """``{(account_id, kind): [debit, credit]}`` over the given account ids, exactly.
 
-    ``before``: only entries posted before that instant (for opening balances). Starts from the latest
-    checkpoint whose entries all precede ``before`` (any checkpoint when ``before`` is None) and adds
-    the entries with a higher id, so the cost is the entries since the checkpoint, not the whole ledger.
+    ``before``: only entries posted before that instant (opening balances). The cost is a walk over
+    the entries between a checkpoint and the instant wanted, never the whole ledger when checkpoints
+    are taken regularly: now = latest checkpoint + the entries after it; before an instant = either
+    forward from the latest checkpoint whose entries all precede it, or backward from now
+    (subtracting the entries posted since), whichever spans less time. Both are exact.
     """
     account_ids = list(accounts)
     totals = defaultdict(lambda: [ZERO, ZERO])
     if not account_ids:
         return totals
-    checkpoints = BalanceCheckpoint.objects.order_by("-upto_entry_id")
-    if before is not None:
-        checkpoints = checkpoints.filter(Q(max_posted_at__lt=before) | Q(max_posted_at__isnull=True))
-    checkpoint = checkpoints.first()
+    latest = BalanceCheckpoint.objects.order_by("-upto_entry_id").first()
+    if before is None:
+        return _forward(totals, account_ids, latest, None)
+    eligible = (
+        BalanceCheckpoint.objects.filter(Q(max_posted_at__lt=before) | Q(max_posted_at__isnull=True))
+        .order_by("-upto_entry_id")
+        .first()
+    )
+    backward = latest is not None and (
+        eligible is None
+        or (eligible.max_posted_at is not None and timezone.now() - before < before - eligible.max_posted_at)
+    )
+    if not backward:
+        return _forward(totals, account_ids, eligible, before)
+    _forward(totals, account_ids, latest, None)
+    for row in (
+        Entry.objects.filter(account_id__in=account_ids, posted_at__gte=before)
+        .values("account_id", "transaction__kind")
+        .annotate(debit=Sum("debit"), credit=Sum("credit"))
+        .order_by()
+    ):
+        total = totals[(row["account_id"], row["transaction__kind"])]
+        total[0] -= row["debit"]
+        total[1] -= row["credit"]
+    return totals
+
+
+def _forward(totals, account_ids, checkpoint, before):
+    """Add the checkpoint's totals and the entries after it (posted before ``before``, if given)."""
     upto = 0
     if checkpoint is not None:
         upto = checkpoint.upto_entry_id

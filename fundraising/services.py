@@ -21,6 +21,7 @@ different orders never serialise each other.
 """
 
 import datetime as dt
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -28,7 +29,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
 from oscar.core.loading import get_model
@@ -64,9 +65,12 @@ from shop.currency import normalise, quantize, to_minor
 
 Order = get_model("order", "Order")
 
+logger = logging.getLogger(__name__)
+
 Kind = LedgerTransaction.Kind
 ZERO = Decimal(0)
 MAX_KEY_LENGTH = 255
+CHECKPOINT_LOCK_TIMEOUT = "2s"
 
 
 class EntrySpec(NamedTuple):
@@ -456,14 +460,22 @@ def take_balance_checkpoint():
     blocks new inserts only while the maximum id is read. SQLite has one writer at a time and ids are
     assigned under its lock, so the maximum committed id is already safe. Totals are then summed
     incrementally from the previous checkpoint, outside the lock. Returns the previous checkpoint when
-    there is nothing new (None on an empty ledger). Schedule it (cron) so balances stay fast.
+    there is nothing new (None on an empty ledger) or when the lock was not granted within
+    ``CHECKPOINT_LOCK_TIMEOUT`` (a long transaction inserting entries: sales must not queue behind us).
+    Schedule it (cron, ``manage.py checkpoint_ledger``) so balances and statements stay fast.
     """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"LOCK TABLE {Entry._meta.db_table} IN SHARE MODE")
-        upto = Entry.objects.aggregate(upto=Max("id"))["upto"] or 0
     previous = BalanceCheckpoint.objects.order_by("-upto_entry_id").first()
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    # Bounded: while we wait, new inserts queue behind us; better skip this checkpoint.
+                    cursor.execute(f"SET LOCAL lock_timeout = '{CHECKPOINT_LOCK_TIMEOUT}'")
+                    cursor.execute(f"LOCK TABLE {Entry._meta.db_table} IN SHARE MODE")
+            upto = Entry.objects.aggregate(upto=Max("id"))["upto"] or 0
+    except OperationalError:
+        logger.warning("balance checkpoint skipped: entries stayed locked longer than %s", CHECKPOINT_LOCK_TIMEOUT)
+        return previous
     start = previous.upto_entry_id if previous else 0
     if upto <= start:
         return previous

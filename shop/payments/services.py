@@ -67,8 +67,12 @@ class PayOutcome:
 # --- small helpers ---------------------------------------------------------------------------------
 
 
-def _source_type():
-    source_type, _ = SourceType.objects.get_or_create(code="stripe", defaults={"name": "Stripe"})
+def _source_type(simulated=False):
+    if simulated:
+        code, name = "simulated", "Simulated (never sent to Stripe)"
+    else:
+        code, name = "stripe", "Stripe"
+    source_type, _ = SourceType.objects.get_or_create(code=code, defaults={"name": name})
     return source_type
 
 
@@ -98,6 +102,17 @@ def refunded_or_reserved(order, *, exclude_pk=None):
     if exclude_pk is not None:
         qs = qs.exclude(pk=exclude_pk)
     return quantize(qs.aggregate(total=Sum("amount"))["total"] or Decimal("0"), order.currency)
+
+
+def refunded_line_quantities(order):
+    """{order line id (str): quantity refunded or being refunded}, from the refunds that name lines."""
+    done = {}
+    for lines in StripeRefund.objects.filter(order=order).exclude(status=StripeRefund.FAILED).values_list(
+        "lines", flat=True
+    ):
+        for pk, qty in (lines or {}).items():
+            done[pk] = done.get(pk, 0) + int(qty)
+    return done
 
 
 def order_for_intent(intent):
@@ -198,7 +213,7 @@ class CaptureResult:
     order: object
 
 
-def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee=None, fee_estimated=None):
+def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee=None, fee_estimated=None, simulated=False):
     """Mark `order` paid by a succeeded `intent` and post its donation, exactly once.
 
     Both the synchronous confirmation and the webhook (and reconcile_payments) call this; the first
@@ -210,6 +225,7 @@ def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee=None, fe
 
     The fee comes from the charge's balance transaction (one Stripe call, made before the database
     transaction); when the gateway reports none the ledger estimates it from the fee schedule.
+    `simulated` marks the payment source of `simulate_sales` orders (never sent to Stripe).
     """
     if intent.status != "succeeded":
         raise ValueError(f"intent {intent.id} has not succeeded (status {intent.status})")
@@ -225,6 +241,8 @@ def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee=None, fe
         if Source.objects.filter(order=order, reference=intent.id).exists():
             return CaptureResult("already_captured", order)
         if intent.currency != order.currency or intent.amount_received != order.total_incl_tax:
+            if OrderNote.objects.filter(order=order, message__contains=intent.id).exists():
+                return CaptureResult("mismatch", order)  # staff were told (reconcile runs this again and again)
             _note(order, _("Stripe payment %(intent)s captured %(got)s %(got_currency)s but the order total is "
                            "%(want)s %(want_currency)s: not marked paid, check and refund.")
                   % {"intent": intent.id, "got": intent.amount_received, "got_currency": intent.currency,
@@ -236,7 +254,7 @@ def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee=None, fe
             return CaptureResult("order_cancelled" if order.status == CANCELLED else "already_captured", order)
         amount = intent.amount_received
         Source.objects.create(
-            order=order, source_type=_source_type(), currency=order.currency,
+            order=order, source_type=_source_type(simulated), currency=order.currency,
             amount_allocated=amount, amount_debited=amount, reference=intent.id,
             label=f"Stripe {intent.payment_method or ''}".strip(),
         )
@@ -250,7 +268,8 @@ def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee=None, fe
         order.set_status(PAID)
         fundraising.post_sale(order=order, fee=fee, fee_estimated=fee is None if fee_estimated is None
                               else fee_estimated)
-        transaction.on_commit(lambda: send_paid_email(order_pk=order.pk))
+        if not simulated:
+            transaction.on_commit(lambda: send_paid_email(order_pk=order.pk))
     return CaptureResult("captured", order)
 
 
@@ -280,25 +299,23 @@ def payment_failed(*, intent: PaymentIntent):
 def cancel_unpaid_order(*, order, gateway=None):
     """Cancel an order that was never paid: cancel its open intents at Stripe, release its stock
     allocation, set it Cancelled. If Stripe says one of its intents succeeded after all, the order
-    is captured instead and stays. Returns "cancelled", "captured" or "skipped" (not pending).
+    is captured instead and stays. Returns "cancelled", "captured" or "skipped" (not pending, or paid
+    at Stripe with an amount or currency that does not match: left pending, noted for staff).
     Raises PaymentError when Stripe cannot be reached (nothing is changed then)."""
     gateway = gateway or get_gateway()
     if order.status != PENDING:
         return "skipped"
-    for attempt in PaymentAttempt.objects.filter(order=order).exclude(
-        status__in=[PaymentAttempt.CANCELED, PaymentAttempt.FAILED]
-    ):
+    # Failed attempts too: a declined intent stays confirmable (with another card) by the browser that
+    # holds its client secret, so it is cancelled as well, or captured if that already happened.
+    for attempt in PaymentAttempt.objects.filter(order=order).exclude(status=PaymentAttempt.CANCELED):
         intent = gateway.retrieve_intent(attempt.intent_id)
+        if intent.status != "succeeded" and intent.status != "canceled":
+            intent = gateway.cancel_intent(attempt.intent_id)  # may have succeeded between our two calls
         if intent.status == "succeeded":
-            payment_captured(order=order, intent=intent, gateway=gateway)
+            result = payment_captured(order=order, intent=intent, gateway=gateway)
             _update_attempt(attempt, PaymentAttempt.SUCCEEDED, "")
-            return "captured"
-        if intent.status != "canceled":
-            intent = gateway.cancel_intent(attempt.intent_id)
-            if intent.status == "succeeded":  # it succeeded between our two calls
-                payment_captured(order=order, intent=intent, gateway=gateway)
-                _update_attempt(attempt, PaymentAttempt.SUCCEEDED, "")
-                return "captured"
+            # A mismatch is not a capture: the order stays pending (with its stock) for staff to check.
+            return "captured" if result.outcome in ("captured", "already_captured") else "skipped"
         _update_attempt(attempt, PaymentAttempt.CANCELED, attempt.last_error)
     with transaction.atomic():
         order = _locked(order)
@@ -358,6 +375,12 @@ def start_refund(*, order, amount, line_quantities=None, request_id=None, user=N
             raise RefundRefused(_("Cannot refund %(amount)s %(currency)s: only %(left)s %(currency)s of the "
                                   "%(captured)s captured is left to refund.")
                                 % {"amount": amount, "currency": order.currency, "left": left, "captured": captured})
+        already = refunded_line_quantities(order)
+        for line, qty in line_quantities.items():
+            done = already.get(str(line.pk), 0)
+            if done + qty > line.quantity:
+                raise RefundRefused(_("Cannot refund %(q)s × %(title)s: %(done)s of the %(n)s bought already "
+                                      "refunded.") % {"q": qty, "title": line.title, "done": done, "n": line.quantity})
         source = Source.objects.filter(order=order).exclude(reference="").order_by("pk").first()
         if source is None or not source.reference.startswith("pi_"):
             raise RefundRefused(_("Order %(number)s was not paid through Stripe.") % {"number": order.number})

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from oscar.core.loading import get_model
 
-from shop.payments.gateway import get_gateway
+from shop.payments.gateway import CardDeclined, get_gateway
 from shop.payments.models import PaymentAttempt
 from tests.payments.conftest import place_order
 from tests.payments.events import paid_at_stripe_only, record_attempt, shop_rows
@@ -195,6 +195,41 @@ def test_cancel_unpaid_orders_cancels_old_ones_and_leaves_recent_ones(client, p6
     assert shop_rows() == before
 
 
+def test_cancel_unpaid_orders_also_cancels_the_intent_of_a_declined_attempt(placed_order, shop_gateway, stripe_peer):
+    # given an old order whose only attempt was declined: its intent is still open at Stripe, and the
+    # browser that holds its client secret could still confirm it with another card
+    intent = _open_attempt(shop_gateway, placed_order)
+    with pytest.raises(CardDeclined):
+        shop_gateway.confirm_intent(intent.id, payment_method="pm_card_chargeCustomerFail")
+    PaymentAttempt.objects.filter(intent_id=intent.id).update(status=PaymentAttempt.FAILED)
+    order = _placed_long_ago(placed_order, 31)
+
+    # when unpaid orders are cancelled
+    out, _ = _run("cancel_unpaid_orders", "--older-than", "30")
+
+    # then the order is cancelled and so is its intent at Stripe
+    assert out.splitlines()[0] == f"order {order.number}: cancelled"
+    assert _reload(order).status == "Cancelled"
+    assert _intent_status(stripe_peer, intent.id) == "canceled"
+    assert PaymentAttempt.objects.get(intent_id=intent.id).status == PaymentAttempt.CANCELED
+
+
+def test_cancel_unpaid_orders_captures_a_declined_attempt_that_was_paid_after_all(placed_order, shop_gateway,
+                                                                                  stripe_peer):
+    # given an old order whose attempt the shop saw declined, but whose intent was then confirmed with
+    # another card from the browser (real Stripe allows it; localstripe cannot retry a declined intent,
+    # so the intent is paid first and the attempt marked failed afterwards)
+    intent = paid_at_stripe_only(shop_gateway, placed_order)
+    PaymentAttempt.objects.filter(intent_id=intent.id).update(status=PaymentAttempt.FAILED,
+                                                              last_error="Your card was declined.")
+    order = _placed_long_ago(placed_order, 31)
+
+    # when unpaid orders are cancelled, then it is captured, not cancelled
+    out, _ = _run("cancel_unpaid_orders", "--older-than", "30")
+    assert out.splitlines()[0] == f"order {order.number}: captured"
+    _assert_paid_once(order, intent.id)
+
+
 def test_cancel_unpaid_orders_cancels_an_order_that_never_reached_stripe(client, p6_catalogue, stripe_peer):
     # given an order placed an hour ago whose fan never tried to pay (no attempt, no intent)
     allocated_before = _allocated()
@@ -251,3 +286,27 @@ def test_cancel_unpaid_orders_with_stripe_unreachable_fails_and_changes_nothing(
     assert str(failed.value) == "1 orders could not be cancelled; they stay pending"
     assert shop_rows() == before
     assert _intent_status(stripe_peer, intent.id) == "requires_payment_method"
+
+
+def test_payment_of_the_wrong_amount_is_never_captured_and_noted_once(placed_order, shop_gateway, stripe_peer):
+    # given an old order whose intent took 25.00 at Stripe for a 30.00 order
+    intent = paid_at_stripe_only(shop_gateway, placed_order, amount=Decimal("25.00"))
+    order = _placed_long_ago(placed_order, 31)
+    allocated = _allocated()
+
+    # when reconcile_payments and cancel_unpaid_orders run, twice each (as from cron)
+    for _ in range(2):
+        _run("reconcile_payments")
+        out, _ = _run("cancel_unpaid_orders", "--older-than", "30")
+
+    # then the order is never marked paid nor cancelled (staff must look: the fan's money is at Stripe),
+    # the intent is left as it is, and staff get one note about it, not one per run
+    assert out.splitlines() == [f"order {order.number}: skipped", "unpaid orders: cancelled 0, captured 0, skipped 1"]
+    assert _reload(order).status == "Pending payment"
+    assert Source.objects.count() == 0
+    assert PaymentEvent.objects.count() == 0
+    assert _allocated() == allocated
+    assert _intent_status(stripe_peer, intent.id) == "succeeded"
+    assert list(OrderNote.objects.filter(order=order).values_list("message", flat=True)) == [
+        f"Stripe payment {intent.id} captured 25.00 USD but the order total is 30.00 USD: "
+        "not marked paid, check and refund."]

@@ -12,7 +12,7 @@ from django.urls import reverse
 from oscar.core.loading import get_model
 
 from shop.payments import services
-from shop.payments.gateway import get_gateway
+from shop.payments.gateway import StripeGateway, get_gateway
 from shop.payments.models import StripeRefund
 from tests.payments.conftest import place_order
 from tests.payments.events import charge_refunded_event, shop_rows, signed_post
@@ -155,6 +155,26 @@ def test_refund_chosen_lines(staff_client, fan, p6_catalogue, stripe_peer):
     assert _reload(order).status == "Paid"
 
 
+def test_a_line_cannot_be_refunded_more_times_than_it_was_bought(staff_client, fan, p6_catalogue, stripe_peer):
+    # given a paid order of a T-shirt (30.00) and a pin (8.00) whose pin was already refunded
+    order, _ = place_order(fan, skus=(("P6-TEE-BLK-M", 1), ("P6-PIN", 1)))
+    order = _pay(order)
+    pin = order.lines.get(partner_sku="P6-PIN")
+    assert staff_client.post(_url(order), _form("lines", **{f"line_{pin.pk}": "1"})).status_code == 302
+    before = shop_rows()
+
+    # when staff refund the pin again (the money left, 30.00, would cover it)
+    response = staff_client.post(_url(order), _form("lines", **{f"line_{pin.pk}": "1"}))
+
+    # then it is refused, and nothing is written here or at Stripe
+    assert response.status_code == 400
+    assert (f"Cannot refund 1 × P6 Enamel Pin: 1 of the 1 bought already refunded."
+            in response.context["form"].non_field_errors())
+    assert shop_rows() == before
+    assert _stripe_refunds(stripe_peer) == 1
+    assert _refunded(order) == Decimal("8.00")
+
+
 @pytest.mark.parametrize(
     "form, message",
     [
@@ -285,7 +305,7 @@ def test_webhook_arriving_before_the_api_answer_is_recorded_once(client, paid_or
 def test_webhook_racing_the_dashboard_refund_records_once(staff_client, paid_order, stripe_peer, monkeypatch):
     # given Stripe delivering charge.refunded while the dashboard still waits for the refund's API answer
     webhook_client = Client()
-    real_create_refund = services.get_gateway().__class__.create_refund
+    real_create_refund = StripeGateway.create_refund
 
     def create_refund_then_deliver_webhook(self, **kwargs):
         refund = real_create_refund(self, **kwargs)
@@ -293,7 +313,7 @@ def test_webhook_racing_the_dashboard_refund_records_once(staff_client, paid_ord
         assert signed_post(webhook_client, charge_refunded).status_code == 200
         return refund
 
-    monkeypatch.setattr(services.get_gateway().__class__, "create_refund", create_refund_then_deliver_webhook)
+    monkeypatch.setattr(StripeGateway, "create_refund", create_refund_then_deliver_webhook)
 
     # when staff refund 10.00
     response = staff_client.post(_url(paid_order), _form("amount", amount="10.00"))
