@@ -11,6 +11,7 @@ violation. Every check streams (``iterator``) or aggregates, so it runs at a mil
 from collections import defaultdict
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Prefetch, Q
 from oscar.core.loading import get_model
@@ -33,8 +34,8 @@ from fundraising.models import (
 Order = get_model("order", "Order")
 Line = get_model("order", "Line")
 
-#: Order statuses that mean the money was taken (shop/settings.py OSCAR_ORDER_STATUS_PIPELINE).
-PAID_ORDER_STATUSES = ("Paid", "Being processed", "Shipped", "Refunded")
+#: Order statuses that mean the money was taken (settings.SHOP_PAID_ORDER_STATUSES, next to the pipeline).
+PAID_ORDER_STATUSES = tuple(settings.SHOP_PAID_ORDER_STATUSES)
 
 Kind = LedgerTransaction.Kind
 AK = Account.Kind

@@ -112,6 +112,8 @@ INSTALLED_APPS = [
     "treebeard",
     "sorl.thumbnail",
     "django_tables2",
+    # Login throttling (failed attempts per user name and address; see AXES_* below)
+    "axes",
     # P6
     "shop.apps.ShopConfig",
     "shop.payments.apps.PaymentsConfig",
@@ -119,6 +121,7 @@ INSTALLED_APPS = [
     "catalog.apps.CatalogConfig",
     "catalog.dashboard.apps.CatalogDashboardConfig",
     "fundraising.apps.FundraisingConfig",
+    "fundraising.dashboard.apps.FundraisingDashboardConfig",
 ]
 
 SITE_ID = 1
@@ -135,6 +138,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "oscar.apps.basket.middleware.BasketMiddleware",
     "django.contrib.flatpages.middleware.FlatpageFallbackMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "shop.urls"
@@ -162,6 +167,8 @@ TEMPLATES = [
 ]
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out user name/address before any password is checked.
+    "shop.throttling.AxesBackend",
     "oscar.apps.customer.auth_backends.EmailBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -172,6 +179,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_REDIRECT_URL = "/"
+# Login throttling (django-axes) for every login form that authenticates through Django: the customer
+# login (/accounts/login/), the dashboard (which sends staff there) and Django's admin. After
+# AXES_FAILURE_LIMIT failures for one user name from one address, that pair is refused (HTTP 429) for
+# AXES_COOLOFF_TIME hours; a successful login resets the count.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = int(os.environ.get("AXES_COOLOFF_HOURS", "1"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "shop.throttling.login_username"  # Oscar's prefixed form field too
 
 HAYSTACK_CONNECTIONS = {"default": {"ENGINE": "haystack.backends.simple_backend.SimpleEngine"}}
 
@@ -241,6 +257,8 @@ LOGGING = {
         "oscar.alerts": {"level": "WARNING"},
         # stripe-python logs every request at INFO; requests carry ids and amounts, never more than WARNING here.
         "stripe": {"level": "WARNING"},
+        # django-axes announces its configuration at INFO on every start, which would pollute commands' stderr.
+        "axes": {"level": "WARNING"},
     },
 }
 
@@ -266,6 +284,8 @@ OSCAR_ORDER_STATUS_PIPELINE = {
     "Cancelled": (),
 }
 OSCAR_LINE_STATUS_PIPELINE = OSCAR_ORDER_STATUS_PIPELINE
+# Statuses in which an order's money has been captured: payments and the ledger's verify_ledger read this.
+SHOP_PAID_ORDER_STATUSES = ("Paid", "Being processed", "Shipped", "Refunded")
 OSCAR_ORDER_STATUS_CASCADE = {"Paid": "Paid", "Cancelled": "Cancelled", "Shipped": "Shipped", "Refunded": "Refunded"}
 
 OSCAR_DASHBOARD_NAVIGATION = list(OSCAR_DASHBOARD_NAVIGATION)  # noqa: F405  (from oscar.defaults)
@@ -275,6 +295,23 @@ OSCAR_DASHBOARD_NAVIGATION.append(
         "icon": "fas fa-tshirt",
         "children": [
             {"label": _("Unit costs"), "url_name": "catalog-dashboard:unit-cost-list"},
+        ],
+    }
+)
+# Every entry points at a URL of fundraising.dashboard (an OscarDashboardConfig): Oscar hides each one
+# from staff without its permission (fundraising.view_ledger / fundraising.record_disbursement).
+OSCAR_DASHBOARD_NAVIGATION.append(
+    {
+        "label": _("Fundraising"),
+        "icon": "fas fa-hand-holding-heart",
+        "children": [
+            {"label": _("Overview"), "url_name": "fundraising-dashboard:overview"},
+            {"label": _("Ledger"), "url_name": "fundraising-dashboard:ledger"},
+            {"label": _("Beneficiary statement"), "url_name": "fundraising-dashboard:statement"},
+            {"label": _("Disbursements"), "url_name": "fundraising-dashboard:disbursement-list"},
+            {"label": _("Beneficiaries"), "url_name": "fundraising-dashboard:beneficiary-list"},
+            {"label": _("Share rules"), "url_name": "fundraising-dashboard:rule-list"},
+            {"label": _("Campaign goal"), "url_name": "fundraising-dashboard:goal"},
         ],
     }
 )

@@ -20,6 +20,9 @@ urlpatterns = [
     # Our dashboard sections sit beside Oscar's (never fork `dashboard`); their nav entries are in settings.
     path("dashboard/unit-costs/", apps.get_app_config("catalog_dashboard").urls),
     path("dashboard/payments/", apps.get_app_config("payments_dashboard").urls),
+    path("dashboard/fundraising/", apps.get_app_config("fundraising_dashboard").urls),
+    # Public transparency page and its JSON (no personal data).
+    path("fundraising/", include("fundraising.urls")),
     # Outside the checkout app: with anonymous checkout off, Oscar wraps every checkout URL in login_required.
     path("payments/stripe/webhook/", webhooks.stripe_webhook, name="stripe-webhook"),
     path("", include(apps.get_app_config("oscar").urls[0])),

@@ -10,6 +10,7 @@ from oscar.apps.shipping.methods import Free
 from oscar.core.loading import get_class, get_model
 
 from fundraising import services as fundraising
+from shop.checkout.stock import lock_stock_for_basket
 from shop.payments import services as payments
 
 Basket = get_model("basket", "Basket")
@@ -35,8 +36,9 @@ def place_pending_order(*, basket, email, address, user=None, shipping_method=No
     """Place `basket` as an order in Pending payment, as the checkout does; returns the order.
 
     `address` is a dict of ShippingAddress fields (country as an ISO code). Raises ValueError when the
-    basket is empty. The order, its lines, the stock allocation and the donation snapshot are written
-    in one transaction; the basket is submitted.
+    basket is empty, and OutOfStock (an UnableToPlaceOrder) when a line's net stock is short (checked
+    under lock, shop/checkout/stock.py). The order, its lines, the stock allocation and the donation
+    snapshot are written in one transaction; the basket is submitted.
     """
     if basket.is_empty:
         raise ValueError("cannot place an order for an empty basket")
@@ -46,6 +48,7 @@ def place_pending_order(*, basket, email, address, user=None, shipping_method=No
     fields = dict(address)
     fields["country"] = Country.objects.get(iso_3166_1_a2=fields.pop("country"))
     with transaction.atomic():
+        lock_stock_for_basket(basket)  # raises OutOfStock (nothing written) when the last units are gone
         shipping_address = ShippingAddress.objects.create(**fields)
         order = OrderCreator().place_order(
             basket=basket, total=total, shipping_method=shipping_method, shipping_charge=shipping_charge,

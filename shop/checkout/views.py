@@ -20,6 +20,7 @@ from oscar.apps.checkout import views as oscar_views
 from oscar.core.loading import get_model
 
 from fundraising import services as fundraising
+from shop.checkout.stock import lock_stock_for_basket
 from shop.payments import services as payments
 
 logger = logging.getLogger("shop.checkout")
@@ -55,7 +56,10 @@ class PaymentDetailsView(oscar_views.PaymentDetailsView):
     def place_order(self, *args, **kwargs):
         # Oscar's OrderCreator runs its own atomic block; wrapping it makes the donation snapshot part of
         # the same database transaction, so there is never an order without its snapshot.
+        # The stock is locked and re-checked first, in the same transaction (shop/checkout/stock.py): an
+        # OutOfStock here is Oscar's UnableToPlaceOrder, shown on the preview with the basket restored.
         with transaction.atomic():
+            lock_stock_for_basket(kwargs["basket"])
             order = super().place_order(*args, **kwargs)
             fundraising.snapshot_order(order=order)
         return order

@@ -43,7 +43,7 @@ PAID = "Paid"
 CANCELLED = "Cancelled"
 REFUNDED = "Refunded"
 # Statuses in which the order's money has been captured (see OSCAR_ORDER_STATUS_PIPELINE).
-PAID_STATUSES = ("Paid", "Being processed", "Shipped", "Refunded")
+PAID_STATUSES = tuple(settings.SHOP_PAID_ORDER_STATUSES)
 
 
 class OrderNotPayable(Exception):

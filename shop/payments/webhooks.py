@@ -27,6 +27,7 @@ logger = logging.getLogger("shop.payments.webhooks")
 
 # Stripe's own events are a few KiB; anything much larger is not from Stripe.
 MAX_BODY_BYTES = 256 * 1024
+MAX_ID_LENGTH = 255  # StripeEvent's event_id, type and object_id columns
 
 
 class Ignored(Exception):
@@ -53,7 +54,23 @@ def stripe_webhook(request):
     except PaymentError as exc:  # not configured
         logger.error("webhook cannot be verified: %s", exc)
         return _answer(500, "failed", "webhook secret not configured")
+    problem = _implausible(event)
+    if problem:
+        logger.warning("webhook rejected: %s", problem)
+        return _answer(400, "rejected", problem)
     return handle_event(event)
+
+
+def _implausible(event):
+    """Why a signed event cannot be Stripe's, or "". Stripe's ids and types are short strings; anything
+    else would fail to be stored (a database error, so a 500 and endless retries) or reach Stripe's API
+    as a path segment."""
+    if len(event.id) > MAX_ID_LENGTH or len(event.type) > MAX_ID_LENGTH:
+        return "event id or type too long"
+    if event.object_id is not None and (not isinstance(event.object_id, str) or len(event.object_id) > MAX_ID_LENGTH
+                                        or "/" in event.object_id):
+        return "event object id is not a Stripe id"
+    return ""
 
 
 def handle_event(event, *, gateway=None):
@@ -176,15 +193,37 @@ def on_intent_failed(event, gateway):
     return apply
 
 
+def _capture_first(order, intent, gateway):
+    """Events arrive in any order: a refund or dispute event can come before `payment_intent.succeeded`
+    (and before the page's confirmation). Recording it against an order still pending would refuse it
+    for good (the event is then processed), and the capture that follows would keep a donation for
+    money that went back. So the capture Stripe already knows of is applied first, in the same
+    transaction (idempotent: nothing happens when the order is already captured)."""
+    # An order is never pending again once it is not: no Stripe call when it was captured already.
+    if intent.status != "succeeded" or order.status != services.PENDING:
+        return lambda: None
+    fee = _fee_of(intent, gateway)
+
+    def apply():
+        if services.Order.objects.filter(pk=order.pk, status=services.PENDING).exists():
+            services.payment_captured(order=order, intent=intent, fee=fee, fee_estimated=fee is None)
+            services.mark_attempt(intent_id=intent.id, status=services.PaymentAttempt.SUCCEEDED)
+
+    return apply
+
+
 def on_charge_refunded(event, gateway):
     # amount_refunded is cumulative and one event may cover several refunds: record each refund of
     # the charge by its own id (recording is idempotent), never the event's amount.
     charge = gateway.retrieve_charge(event.object_id)
     if not charge.payment_intent_id:
         raise Ignored(f"charge {charge.id} has no payment intent")
-    order = _our_order_for_intent(gateway.retrieve_intent(charge.payment_intent_id))
+    intent = gateway.retrieve_intent(charge.payment_intent_id)
+    order = _our_order_for_intent(intent)
+    capture = _capture_first(order, intent, gateway)
 
     def apply():
+        capture()
         recorded = [f"{refund.id}:{services.record_refund(order=order, refund=refund).status}"
                     for refund in charge.refunds]
         return f"order {order.number}: refunds {', '.join(recorded) or 'none'}"
@@ -196,9 +235,12 @@ def on_dispute(event, gateway):
     dispute = gateway.retrieve_dispute(event.object_id)
     if not dispute.payment_intent_id:
         raise Ignored(f"dispute {dispute.id} has no payment intent")
-    order = _our_order_for_intent(gateway.retrieve_intent(dispute.payment_intent_id))
+    intent = gateway.retrieve_intent(dispute.payment_intent_id)
+    order = _our_order_for_intent(intent)
+    capture = _capture_first(order, intent, gateway)
 
     def apply():
+        capture()
         if event.type == "charge.dispute.created":
             services.dispute_opened(order=order, dispute=dispute)
             return f"order {order.number}: dispute {dispute.id} opened"

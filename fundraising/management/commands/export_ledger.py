@@ -25,15 +25,10 @@ from collections import defaultdict
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Min, Prefetch, Sum
 
+from fundraising.exports import CHUNK, CSV_COLUMNS, entry_csv_rows, money, safe_cell
 from fundraising.models import Account, BreakdownPart, Entry, LedgerTransaction, OrderLineBreakdown
 from shop.currency import CurrencyError, normalise, quantize
 
-CHUNK = 2000
-
-CSV_COLUMNS = [
-    "posted_at", "transaction_id", "kind", "idempotency_key", "order_number", "account", "beneficiary",
-    "currency", "debit", "credit", "memo",
-]
 BREAKDOWN_COLUMNS = [
     "order_number", "line_id", "sku", "quantity", "currency", "revenue_excl_tax", "unit_cost", "fee_share",
     "profit", "share_bps", "donation", "beneficiary", "beneficiary_amount",
@@ -46,18 +41,6 @@ BEANCOUNT_ROOTS = {
     Account.Kind.DISBURSED: "Assets:Disbursed",
 }
 BEANCOUNT_DONATIONS = "Expenses:Donations"
-
-
-def safe_cell(text):
-    """A text cell a spreadsheet will not evaluate: formula-like values get a leading apostrophe."""
-    text = "" if text is None else str(text)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
-
-
-def money(amount, currency):
-    return "" if amount is None else format(quantize(amount, currency), "f")
 
 
 def beancount_account(kind, slug):
@@ -136,20 +119,8 @@ class Command(BaseCommand):
             entries = entries.filter(currency=currency)
         if since_at:
             entries = entries.filter(posted_at__gte=since_at)
-        rows = entries.values_list(
-            "posted_at", "transaction_id", "transaction__kind", "transaction__idempotency_key",
-            "transaction__order__number", "account__kind", "account__beneficiary__slug", "account__beneficiary__name",
-            "currency", "debit", "credit", "transaction__memo",
-        )
-        for (posted_at, txn_id, kind, key, number, account_kind, slug, name, cur, debit, credit, memo) in rows.iterator(
-            chunk_size=CHUNK
-        ):
-            account = f"{account_kind}:{slug}" if slug else f"campaign:{account_kind}"
-            writer.writerow([
-                posted_at.astimezone(dt.timezone.utc).isoformat(), txn_id, safe_cell(kind), safe_cell(key),
-                safe_cell(number), safe_cell(account), safe_cell(name), safe_cell(cur),
-                money(debit, cur), money(credit, cur), safe_cell(memo),
-            ])
+        for row in entry_csv_rows(entries):
+            writer.writerow(row)
 
     # --- breakdown csv -------------------------------------------------------------------------------
 

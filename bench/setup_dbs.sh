@@ -1,0 +1,25 @@
+# Sourced by bench/run: create and load both storefront databases once (skipped when present).
+setup_ours() {
+    if ! db_exists "$BENCH_DB" || [ "$(psql "$BENCH_PG/$BENCH_DB" -tAc "SELECT value FROM bench_meta WHERE key='ready'" 2>/dev/null)" != "1" ]; then
+        echo "bench: creating $BENCH_DB (migrate, catalogue, fundraising, collectstatic)" >&2
+        psql "$BENCH_PG/postgres" -qc "DROP DATABASE IF EXISTS $BENCH_DB" -c "CREATE DATABASE $BENCH_DB"
+        our_env "$BENCH_DB" python manage.py migrate --noinput -v0
+        our_env "$BENCH_DB" python manage.py load_p6_catalogue >/dev/null
+        our_env "$BENCH_DB" python manage.py load_p6_fundraising >/dev/null
+        our_env "$BENCH_DB" python manage.py collectstatic --noinput -v0
+        # Unlimited stock so that basket adds and orders never run out during a run (both projects alike).
+        psql "$BENCH_PG/$BENCH_DB" -qc "UPDATE partner_stockrecord SET num_in_stock = 100000000" \
+            -c "CREATE TABLE bench_meta (key text primary key, value text)" -c "INSERT INTO bench_meta VALUES ('ready','1')"
+    fi
+}
+setup_stock() {
+    if ! db_exists "$BENCH_STOCK_DB" || [ "$(psql "$BENCH_PG/$BENCH_STOCK_DB" -tAc "SELECT value FROM bench_meta WHERE key='ready'" 2>/dev/null)" != "1" ]; then
+        echo "bench: creating $BENCH_STOCK_DB (stock Oscar: migrate, same P6 catalogue, collectstatic)" >&2
+        psql "$BENCH_PG/postgres" -qc "DROP DATABASE IF EXISTS $BENCH_STOCK_DB" -c "CREATE DATABASE $BENCH_STOCK_DB"
+        stock_env python -m django migrate --noinput -v0
+        stock_env python bench/stock_oscar/load_catalogue.py >/dev/null
+        stock_env python -m django collectstatic --noinput -v0
+        psql "$BENCH_PG/$BENCH_STOCK_DB" -qc "UPDATE partner_stockrecord SET num_in_stock = 100000000" \
+            -c "CREATE TABLE bench_meta (key text primary key, value text)" -c "INSERT INTO bench_meta VALUES ('ready','1')"
+    fi
+}

@@ -1,0 +1,161 @@
+import datetime as dt
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from fundraising.models import Account, Beneficiary, CampaignGoal, LedgerTransaction
+from fundraising.selectors import account_balance
+from shop.currency import CurrencyError, normalise, quantize, quantum
+
+
+def currency_choices():
+    codes = set(Account.objects.values_list("currency", flat=True).distinct()) | {settings.SHOP_CURRENCY}
+    return [(code, code) for code in sorted(codes)]
+
+
+class CurrencyField(forms.ChoiceField):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", currency_choices)
+        super().__init__(*args, **kwargs)
+
+
+class LedgerFilterForm(forms.Form):
+    beneficiary = forms.ModelChoiceField(
+        label=_("Beneficiary"), queryset=Beneficiary.objects.order_by("name"), required=False
+    )
+    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", "---------")] + LedgerTransaction.Kind.choices)
+    currency = forms.CharField(label=_("Currency"), required=False, max_length=3)
+    date_from = forms.DateField(label=_("From (UTC day)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("To (UTC day, included)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    order = forms.CharField(label=_("Order number"), required=False, max_length=128)
+
+    def clean_currency(self):
+        value = self.cleaned_data["currency"].strip()
+        if not value:
+            return ""
+        try:
+            return normalise(value)
+        except CurrencyError:
+            raise forms.ValidationError(_("Not an ISO 4217 currency code.")) from None
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            raise forms.ValidationError(_("The end date is before the start date."))
+        return data
+
+    def filter(self, entries):
+        """The entries matching the (valid) filters."""
+        data = self.cleaned_data
+        if data.get("beneficiary"):
+            entries = entries.filter(account__beneficiary=data["beneficiary"])
+        if data.get("kind"):
+            entries = entries.filter(transaction__kind=data["kind"])
+        if data.get("currency"):
+            entries = entries.filter(currency=data["currency"])
+        if data.get("date_from"):
+            entries = entries.filter(posted_at__gte=_midnight(data["date_from"]))
+        if data.get("date_to"):
+            entries = entries.filter(posted_at__lt=_midnight(data["date_to"] + dt.timedelta(days=1)))
+        if data.get("order"):
+            entries = entries.filter(transaction__order__number=data["order"].strip())
+        return entries
+
+
+def _midnight(day):
+    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+
+
+class StatementForm(forms.Form):
+    beneficiary = forms.ModelChoiceField(label=_("Beneficiary"), queryset=Beneficiary.objects.order_by("name"))
+    currency = CurrencyField(label=_("Currency"))
+    start = forms.DateField(label=_("From (UTC day)"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("To (UTC day, included)"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            raise forms.ValidationError(_("The end date is before the start date."))
+        return data
+
+
+class DisbursementForm(forms.Form):
+    beneficiary = forms.ModelChoiceField(label=_("Beneficiary"), queryset=Beneficiary.objects.order_by("name"))
+    currency = CurrencyField(label=_("Currency"))
+    amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.0001"), max_digits=18, decimal_places=4)
+    paid_on = forms.DateField(label=_("Paid on"), widget=forms.DateInput(attrs={"type": "date"}))
+    reference = forms.CharField(
+        label=_("Payout reference"), max_length=200, help_text=_("Bank transfer id or receipt number.")
+    )
+
+    def clean_paid_on(self):
+        paid_on = self.cleaned_data["paid_on"]
+        if paid_on > timezone.now().date():
+            raise forms.ValidationError(_("A payout cannot be dated in the future."))
+        return paid_on
+
+    def clean(self):
+        data = super().clean()
+        beneficiary, currency, amount = data.get("beneficiary"), data.get("currency"), data.get("amount")
+        if beneficiary is None or not currency or amount is None:
+            return data
+        if quantize(amount, currency) != amount:
+            self.add_error("amount", _("Give the amount to the currency's minor unit (%(quantum)s).") % {
+                "quantum": quantum(currency)})
+            return data
+        account = Account.objects.filter(kind=Account.Kind.PAYABLE, beneficiary=beneficiary, currency=currency).first()
+        payable = account_balance(account=account) if account else quantize(Decimal(0), currency)
+        self.payable = payable
+        if amount > payable:
+            self.add_error("amount", _("More than the payable balance of %(beneficiary)s: %(payable)s %(currency)s.") % {
+                "beneficiary": beneficiary, "payable": payable, "currency": currency})
+        return data
+
+
+class BeneficiaryForm(forms.ModelForm):
+    class Meta:
+        model = Beneficiary
+        fields = ["name", "slug", "description", "country", "active", "default_weight"]
+
+    def clean_country(self):
+        return self.cleaned_data["country"].upper()
+
+
+class ShareRuleForm(forms.Form):
+    share_percent = forms.DecimalField(
+        label=_("Share of profit (%)"), min_value=0, max_value=100, max_digits=5, decimal_places=2
+    )
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)
+
+    def __init__(self, *args, beneficiaries, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.beneficiaries = list(beneficiaries)
+        for beneficiary in self.beneficiaries:
+            self.fields[f"weight_{beneficiary.pk}"] = forms.IntegerField(
+                label=beneficiary.name, min_value=0, initial=beneficiary.default_weight,
+                help_text=_("0 leaves this group out of the new rule."),
+            )
+
+    def weight_fields(self):
+        return [self[f"weight_{beneficiary.pk}"] for beneficiary in self.beneficiaries]
+
+    def clean(self):
+        data = super().clean()
+        weights = [(b, data.get(f"weight_{b.pk}")) for b in self.beneficiaries]
+        if any(weight is None for _, weight in weights):
+            return data
+        data["weights"] = [(b, weight) for b, weight in weights if weight > 0]
+        if not data["weights"]:
+            raise forms.ValidationError(_("Give at least one beneficiary a positive weight."))
+        if data.get("share_percent") is not None:
+            data["share_bps"] = int(data["share_percent"] * 100)
+        return data
+
+
+class GoalForm(forms.ModelForm):
+    class Meta:
+        model = CampaignGoal
+        fields = ["amount"]

@@ -1,0 +1,169 @@
+"""What a fan's purchase gives: estimates before payment, the posted figures after.
+
+Before payment the donation is *estimated* with the same arithmetic as a sale
+(``allocation.compute_breakdown``), the rule in force now and the configured fee schedule
+(``allocation.estimate_fee`` on the amount paid). After payment it is read from the order's breakdown
+rows, which the sale posting completed.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Sum
+
+from oscar.core.loading import get_model
+
+from catalog.models import UnitCost
+from fundraising import allocation
+from fundraising.models import LedgerTransaction, OrderLineBreakdown
+from fundraising.selectors import rule_in_force
+from shop.currency import quantize
+
+StockRecord = get_model("partner", "StockRecord")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    share_percent: Decimal
+    amount: Decimal
+    currency: str
+    is_from: bool = False  # a parent product: the cheapest variant's figure ("from")
+
+
+def _weights(rule):
+    return [(allocation_.beneficiary_id, allocation_.weight) for allocation_ in rule.allocations.all()]
+
+
+def _unit_cost(record):
+    cost = getattr(record, "unit_cost", None)  # reverse one-to-one: AttributeError when missing
+    if cost is None or cost.currency != record.price_currency:
+        return None
+    return cost.amount
+
+
+def line_estimate(*, price, unit_cost, currency, rule, quantity=1):
+    """The donation of a one-line order at ``price`` per unit (excl. tax), or None without a rule."""
+    if rule is None or price is None or unit_cost is None:
+        return None
+    price = quantize(price, currency)
+    revenue = quantize(price * quantity, currency)
+    fee = allocation.estimate_fee(amount=revenue, currency=currency, percent=settings.STRIPE_FEE_PERCENT,
+                                  fixed=settings.STRIPE_FEE_FIXED)
+    [line] = allocation.compute_breakdown(
+        currency=currency,
+        lines=[allocation.LineInput(key=1, revenue_excl_tax=revenue, unit_cost=quantize(unit_cost, currency),
+                                    quantity=quantity)],
+        fee=fee, share_bps=rule.share_bps, weights=_weights(rule),
+    )
+    return line.donation
+
+
+def product_estimate(product, *, rule=None):
+    """The donation of one item of ``product`` (for a parent: its cheapest buyable variant, "from")."""
+    rule = rule or rule_in_force()
+    if rule is None:
+        return None
+    # One query whatever the number of variants (the unit cost joined in).
+    records = StockRecord.objects.select_related("unit_cost").filter(price__isnull=False)
+    if product.is_parent:
+        records = list(records.filter(product__parent=product, product__is_public=True))
+        buyable = [r for r in records if r.net_stock_level is None or r.net_stock_level > 0]
+        records = buyable or records
+    else:
+        records = list(records.filter(product=product))
+    figures = []
+    for record in records:
+        amount = line_estimate(price=record.price, unit_cost=_unit_cost(record), currency=record.price_currency,
+                               rule=rule)
+        if amount is not None:
+            figures.append((record.price, record.pk, amount, record.price_currency))
+    if not figures:
+        return None
+    cheapest = min(figures)
+    return Estimate(
+        share_percent=Decimal(rule.share_bps) / 100, amount=cheapest[2], currency=cheapest[3],
+        is_from=product.is_parent and len({figure[2] for figure in figures}) > 1,
+    )
+
+
+def basket_estimate(basket, *, total=None, rule=None):
+    """The expected donation of the basket's lines (fee estimated on ``total``, default the basket's)."""
+    rule = rule or rule_in_force()
+    if rule is None or basket is None or basket.is_empty:
+        return None
+    currency = basket.currency
+    lines = []
+    basket_lines = basket.all_lines()
+    costs = {
+        cost.stockrecord_id: cost.amount
+        for cost in UnitCost.objects.filter(stockrecord_id__in=[line.stockrecord_id for line in basket_lines],
+                                            currency=currency)
+    }
+    for line in basket_lines:
+        # Like the order snapshot: a missing unit cost counts as 0 (and the sale flags it).
+        cost = costs.get(line.stockrecord_id, Decimal(0))
+        lines.append(allocation.LineInput(
+            key=line.pk, revenue_excl_tax=quantize(line.line_price_excl_tax_incl_discounts, currency),
+            unit_cost=quantize(cost, currency), quantity=line.quantity))
+    if total is None:
+        total = basket.total_incl_tax
+    fee = allocation.estimate_fee(amount=quantize(total, currency), currency=currency,
+                                  percent=settings.STRIPE_FEE_PERCENT, fixed=settings.STRIPE_FEE_FIXED)
+    breakdown = allocation.compute_breakdown(currency=currency, lines=lines, fee=fee, share_bps=rule.share_bps,
+                                             weights=_weights(rule))
+    return Estimate(share_percent=Decimal(rule.share_bps) / 100,
+                    amount=quantize(sum((b.donation for b in breakdown), Decimal(0)), currency), currency=currency)
+
+
+def order_donations(order_ids):
+    """``{order_id: (donation, currency)}`` for the orders whose sale was posted (two queries)."""
+    order_ids = list(order_ids)
+    posted = set(
+        LedgerTransaction.objects.filter(order_id__in=order_ids, kind=LedgerTransaction.Kind.SALE)
+        .values_list("order_id", flat=True)
+    )
+    result = {}
+    for row in (
+        OrderLineBreakdown.objects.filter(order_id__in=posted, completed_at__isnull=False)
+        .values("order_id", "currency").annotate(total=Sum("donation")).order_by()
+    ):
+        result[row["order_id"]] = (quantize(row["total"], row["currency"]), row["currency"])
+    return result
+
+
+def order_donation_detail(order):
+    """The posted donation of an order: total, per beneficiary, per line, and its reversals; or None."""
+    sale = LedgerTransaction.objects.filter(order=order, kind=LedgerTransaction.Kind.SALE).first()
+    breakdowns = list(
+        OrderLineBreakdown.objects.filter(order=order).select_related("line", "rule")
+        .prefetch_related("parts__beneficiary").order_by("line_id")
+    )
+    reversals = list(
+        LedgerTransaction.objects.filter(order=order, kind__in=LedgerTransaction.REVERSAL_KINDS)
+        .prefetch_related("entries__account__beneficiary").order_by("posted_at", "id")
+    )
+    per_beneficiary = defaultdict(lambda: Decimal(0))
+    total = Decimal(0)
+    currency = breakdowns[0].currency if breakdowns else order.currency
+    for breakdown in breakdowns:
+        total += breakdown.donation or 0
+        for part in breakdown.parts.all():
+            per_beneficiary[part.beneficiary] += part.amount
+    reversal_rows = []
+    reversed_total = Decimal(0)
+    for txn in reversals:
+        amount = sum((e.debit for e in txn.entries.all() if e.account.beneficiary_id is not None), Decimal(0))
+        reversed_total += amount
+        reversal_rows.append({"transaction": txn, "amount": quantize(amount, txn.currency)})
+    return {
+        "sale": sale,
+        "breakdowns": breakdowns,
+        "currency": currency,
+        "total": quantize(total, currency),
+        "per_beneficiary": sorted(((b, quantize(a, currency)) for b, a in per_beneficiary.items()),
+                                  key=lambda item: item[0].name),
+        "reversals": reversal_rows,
+        "reversed_total": quantize(reversed_total, currency),
+    }

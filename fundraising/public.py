@@ -1,0 +1,95 @@
+"""The public transparency figures: what was raised, reversed, paid out, per group and currency.
+
+No personal data: beneficiary groups (organisations) by name and slug, amounts, item counts and
+times only; never a customer, an order number or an address.
+"""
+
+from decimal import Decimal
+
+from django.db.models import Max, Sum
+from django.utils import timezone
+
+from fundraising.models import Account, CampaignGoal, LedgerTransaction, OrderLineBreakdown
+from fundraising.selectors import beneficiary_balances
+from shop.currency import quantize
+
+ZERO = Decimal(0)
+
+
+def transparency_totals():
+    """Per currency: raised (sale credits), reversed (refunds, disputes), net, disbursed, payable, items
+    in paid orders (refunds not subtracted), the goal and its progress (net / goal), per group too."""
+    currencies = sorted(set(Account.objects.values_list("currency", flat=True).distinct()))
+    goals = {goal.currency: goal.amount for goal in CampaignGoal.objects.all()}
+    sold = dict(
+        OrderLineBreakdown.objects.filter(completed_at__isnull=False).values("currency")
+        .annotate(n=Sum("quantity")).values_list("currency", "n").order_by()
+    )
+    sections = []
+    for currency in currencies:
+        rows = [row for row in beneficiary_balances(currency=currency)
+                if row.beneficiary.active or row.earned or row.payable or row.disbursed]
+        total = {
+            name: quantize(sum((getattr(row, name) for row in rows), ZERO), currency)
+            for name in ("earned", "reversed", "disbursed", "payable")
+        }
+        net = quantize(total["earned"] - total["reversed"], currency)
+        goal = goals.get(currency)
+        progress = None
+        if goal:
+            progress = min(Decimal(100), (net / goal * 100).quantize(Decimal("0.1")))
+        sections.append({
+            "currency": currency,
+            "raised": total["earned"],
+            "reversed": total["reversed"],
+            "net_raised": net,
+            "disbursed": total["disbursed"],
+            "payable": total["payable"],
+            "items_sold": sold.get(currency) or 0,
+            "goal": quantize(goal, currency) if goal else None,
+            "goal_progress_percent": progress,
+            "beneficiaries": [
+                {
+                    "slug": row.beneficiary.slug,
+                    "name": row.beneficiary.name,
+                    "country": row.beneficiary.country,
+                    "raised": row.earned,
+                    "reversed": row.reversed,
+                    "net_raised": quantize(row.earned - row.reversed, currency),
+                    "disbursed": row.disbursed,
+                    "payable": row.payable,
+                }
+                for row in rows
+            ],
+        })
+    last = LedgerTransaction.objects.aggregate(last=Max("posted_at"))["last"]
+    return {"generated_at": timezone.now(), "last_updated": last, "currencies": sections}
+
+
+def as_json(totals):
+    def money(value):
+        return None if value is None else format(value, "f")
+
+    return {
+        "schema": "p6-fundraising-totals/1",
+        "generated_at": totals["generated_at"].isoformat(),
+        "last_updated": totals["last_updated"].isoformat() if totals["last_updated"] else None,
+        "currencies": [
+            {
+                "currency": s["currency"],
+                "raised": money(s["raised"]),
+                "reversed": money(s["reversed"]),
+                "net_raised": money(s["net_raised"]),
+                "disbursed": money(s["disbursed"]),
+                "payable": money(s["payable"]),
+                "items_sold": s["items_sold"],
+                "goal": money(s["goal"]),
+                "goal_progress_percent": money(s["goal_progress_percent"]),
+                "beneficiaries": [
+                    {key: (money(value) if isinstance(value, Decimal) else value) for key, value in b.items()}
+                    for b in s["beneficiaries"]
+                ],
+            }
+            for s in totals["currencies"]
+        ],
+    }

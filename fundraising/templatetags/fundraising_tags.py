@@ -1,0 +1,47 @@
+"""What a purchase gives, for the storefront's templates (estimates before payment, ledger figures after)."""
+
+from django import template
+
+from fundraising import estimates
+
+register = template.Library()
+
+
+@register.simple_tag
+def product_donation(product):
+    """``Estimate`` of one item of ``product``, or None (no rule in force, no price or no unit cost)."""
+    try:
+        return estimates.product_estimate(product)
+    except (TypeError, ValueError):
+        return None
+
+
+@register.simple_tag
+def basket_donation(basket, total=None):
+    """``Estimate`` of the basket's donation (fee estimated on ``total`` when given: the order total)."""
+    try:
+        return estimates.basket_estimate(basket, total=total)
+    except (TypeError, ValueError):
+        return None
+
+
+@register.simple_tag
+def order_donation(order):
+    """The posted donation of ``order`` as ``(amount, currency)``, or None before payment."""
+    return estimates.order_donations([order.pk]).get(order.pk)
+
+
+@register.simple_tag
+def order_donations(orders):
+    """``{order_id: (amount, currency)}`` for a page of orders, in two queries."""
+    return estimates.order_donations([order.pk for order in orders])
+
+
+@register.simple_tag
+def order_donation_detail(order):
+    return estimates.order_donation_detail(order)
+
+
+@register.filter
+def lookup(mapping, key):
+    return mapping.get(key) if mapping else None
