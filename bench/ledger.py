@@ -145,8 +145,8 @@ def ledger_pages():
         def get(query):
             response = client.get(url + query)
             assert response.status_code == 200, response.status_code
-        p1 = timeit(lambda: get(""), repeat=7)
-        p1000 = timeit(lambda: get(f"?after={cursor_1000}"), repeat=7)
+        p1 = timeit(lambda: get(""), repeat=15)
+        p1000 = timeit(lambda: get(f"?after={cursor_1000}"), repeat=15)
         return p1, p1000, "dashboard ledger view (test client, whole response)"
     except Exception as exc:  # noqa: BLE001 — issue 5's view may not be there yet: time its query instead
         print(f"  ledger view unavailable ({type(exc).__name__}: {str(exc)[:120]}); timing the keyset query", flush=True)

@@ -167,12 +167,10 @@ def post_sale(*, order, fee, fee_estimated):
         per_beneficiary = defaultdict(lambda: ZERO)
         parts = []
         for row, result in zip(rows, results, strict=True):
-            completed = OrderLineBreakdown.objects.filter(pk=row.pk, completed_at__isnull=True).update(
-                fee_share=result.fee_share, fee_estimated=estimated, profit=result.profit,
-                donation=result.donation, completed_at=now,
-            )
-            if completed != 1:
-                raise LedgerError(f"the breakdown of line {row.line_id} was already completed")
+            # One UPDATE for all lines below (bulk_update): _breakdowns_for_capture checked, under the
+            # order's lock, that none was completed, and nobody completes one without that lock.
+            row.fee_share, row.fee_estimated, row.profit = result.fee_share, estimated, result.profit
+            row.donation, row.completed_at = result.donation, now
             if rule is not None:
                 for beneficiary_id, amount in result.parts:
                     parts.append(BreakdownPart(
@@ -180,16 +178,19 @@ def post_sale(*, order, fee, fee_estimated):
                         amount=amount,
                     ))
                     per_beneficiary[beneficiary_id] += amount
+        OrderLineBreakdown.objects.bulk_update(
+            rows, ["fee_share", "fee_estimated", "profit", "donation", "completed_at"]
+        )
         BreakdownPart.objects.bulk_create(parts)
 
         donation = quantize(sum(per_beneficiary.values(), ZERO), currency)
         entries = []
         if donation > 0:
             entries.append((_account(Account.Kind.DONATIONS, currency), donation, ZERO))
-            for beneficiary_id in sorted(per_beneficiary):
-                if per_beneficiary[beneficiary_id] > 0:
-                    account = _account(Account.Kind.PAYABLE, currency, beneficiary_id=beneficiary_id)
-                    entries.append((account, ZERO, per_beneficiary[beneficiary_id]))
+            receiving = sorted(b for b, amount in per_beneficiary.items() if amount > 0)
+            payables = _payable_accounts(currency, receiving)
+            for beneficiary_id in receiving:
+                entries.append((payables[beneficiary_id], ZERO, per_beneficiary[beneficiary_id]))
         profit = quantize(sum((r.profit for r in results), ZERO), currency)
         memo = (
             f"Sale of order {order.number}: donation {donation} {currency} = {share_bps / 100:g} % of "
@@ -527,6 +528,21 @@ def _account(kind, currency, *, beneficiary_id=None):
     # Created on first use; a concurrent creation makes get_or_create fall back to reading the winner's.
     account, _ = Account.objects.get_or_create(kind=kind, beneficiary_id=beneficiary_id, currency=currency)
     return account
+
+
+def _payable_accounts(currency, beneficiary_ids):
+    """``{beneficiary id: payable account}`` in one query (accounts are created once, on first use),
+    so posting a sale costs the same number of queries for 1 or 12 beneficiaries."""
+    found = {
+        account.beneficiary_id: account
+        for account in Account.objects.filter(
+            kind=Account.Kind.PAYABLE, currency=currency, beneficiary_id__in=beneficiary_ids
+        )
+    }
+    for beneficiary_id in beneficiary_ids:
+        if beneficiary_id not in found:
+            found[beneficiary_id] = _account(Account.Kind.PAYABLE, currency, beneficiary_id=beneficiary_id)
+    return found
 
 
 def _checked_key(key):

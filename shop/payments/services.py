@@ -265,6 +265,9 @@ def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee=None, fe
         PaymentEventQuantity.objects.bulk_create(
             [PaymentEventQuantity(event=event, line=line, quantity=line.quantity) for line in lines]
         )
+        # Oscar's status cascade saves each line separately; one UPDATE first, and set_status then finds
+        # the lines already Paid (queries per capture independent of the number of lines).
+        order.lines.filter(status=PENDING).update(status=PAID)
         order.set_status(PAID)
         fundraising.post_sale(order=order, fee=fee, fee_estimated=fee is None if fee_estimated is None
                               else fee_estimated)
