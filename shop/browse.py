@@ -15,6 +15,7 @@ from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import ListView
+from oscar.apps.catalogue import views as oscar_catalogue_views
 from oscar.core.loading import get_model
 
 Product = get_model("catalogue", "Product")
@@ -99,3 +100,22 @@ class ProductSearchView(ProductListView):
         ctx["summary"] = _("Products matching “%(query)s”") % {"query": self.query} if self.query else self.summary
         ctx["query"] = self.query
         return ctx
+
+
+class ProductDetailView(oscar_catalogue_views.ProductDetailView):
+    """Oscar's product page with the parent's variants fetched up front.
+
+    The page offers the variant choice (shop/templates/oscar/catalogue/detail.html), and Oscar's
+    add-to-basket form then reads each child's attributes and stock record: two queries per variant
+    (97 queries for the 18 T-shirts). Prefetching the public children with their stock records and
+    attribute values, as Oscar's own manager methods allow, makes the page's query count independent
+    of the number of variants.
+    """
+
+    def get_queryset(self):
+        children = Product.objects.public().prefetch_attribute_values().prefetch_related("stockrecords")
+        return (
+            Product.objects.base_queryset()
+            .prefetch_public_children(queryset=children)
+            .prefetch_attribute_values()
+        )

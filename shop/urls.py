@@ -15,6 +15,7 @@ urlpatterns = [
     # Database-backed browsing in place of Oscar's Haystack views (see shop/browse.py): same paths, so
     # reverse("catalogue:index") and friends land here.
     path("catalogue/", browse.CatalogueView.as_view()),
+    re_path(r"^catalogue/(?P<product_slug>[\w-]*)_(?P<pk>\d+)/$", browse.ProductDetailView.as_view()),
     re_path(r"^catalogue/category/(?P<category_slug>[\w-]+(/[\w-]+)*)_(?P<pk>\d+)/$", browse.ProductCategoryView.as_view()),
     path("search/", browse.ProductSearchView.as_view()),
     # Our dashboard sections sit beside Oscar's (never fork `dashboard`); their nav entries are in settings.

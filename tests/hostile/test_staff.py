@@ -84,6 +84,15 @@ def test_hostile_strings_in_every_staff_filter_are_answered_safely_and_write_not
     assert _counts() == before
 
 
+@pytest.mark.parametrize("url", ["/dashboard/orders/", "/dashboard/unit-costs/", "/dashboard/catalogue/",
+                                 "/search/", "/catalogue/"])
+def test_a_nul_character_in_the_query_string_is_a_400_not_a_database_error(staff_client, db, url):
+    # PostgreSQL text cannot hold NUL: Oscar's order search and our unit-cost search answered 500 with it
+    response = staff_client.get(url + "?q=%00&order_number=%00&name=a%00b")
+    assert response.status_code == 400
+    assert b"Null characters are not allowed" in response.content
+
+
 def _csv_cells(text):
     return [cell for row in csv.reader(io.StringIO(text)) for cell in row]
 

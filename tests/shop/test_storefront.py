@@ -174,3 +174,23 @@ def test_language_switcher_serves_french_and_russian(client, p6_catalogue):
     assert "Panier" in response.content.decode()
     response = client.post("/i18n/setlang/", {"language": "ru", "next": "/"}, follow=True)
     assert "Корзина" in response.content.decode()
+
+
+def test_product_page_queries_do_not_grow_with_the_number_of_variants(client, p6_catalogue):
+    # given the T-shirt (18 variants) and the tank top (10 variants), each page visited once (caches warm)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from django.test import Client
+
+    counts = {}
+    for upc in ("P6-TEE", "P6-TANK"):
+        client = Client()  # its own "recently viewed" history, which the page also shows
+        url = Product.objects.get(upc=upc).get_absolute_url()
+        client.get(url)
+        # when each page is served again
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts[upc] = len(queries)
+    # then both cost the same number of queries
+    assert counts["P6-TEE"] == counts["P6-TANK"], counts
