@@ -80,3 +80,13 @@ def shop(live_server, browser_localstripe, settings, p6_catalogue):
     request("POST", browser_localstripe.url, "/_config/webhooks/p6-browser-tests",
             {"url": f"{live_server.url}/payments/stripe/webhook/", "secret": WEBHOOK_SECRET}, auth=False)
     return live_server.url
+
+
+@pytest.fixture
+def campaign(db):
+    """The P6 campaign's 50 % rule and its beneficiaries, as scripts/run loads them."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("load_p6_fundraising", stdout=StringIO())

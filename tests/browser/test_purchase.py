@@ -53,7 +53,7 @@ def type_card(page, number):
     page.click("#pay-button")
 
 
-def test_a_fan_buys_a_black_tshirt_in_size_m_with_a_test_card(page, shop):
+def test_a_fan_buys_a_black_tshirt_in_size_m_with_a_test_card(page, shop, campaign):
     order = checkout_tshirt_as_guest(page, shop)
     assert order.status == "Pending payment"
     type_card(page, GOOD_CARD)
@@ -63,6 +63,32 @@ def test_a_fan_buys_a_black_tshirt_in_size_m_with_a_test_card(page, shop):
     assert order.status == "Paid"
     assert [(line.partner_sku, line.quantity) for line in order.lines.all()] == [("P6-TEE-BLK-M", 1)]
     assert order.sources.get().amount_debited == Decimal("30.00")
+    # and the confirmation shows what the order gave: (30.00 - 11.50 - fee 0.00 at localstripe) x 50 %
+    assert page.locator("#p6-order-donation").inner_text().startswith("Your order gave $9.25")
+
+
+def test_staff_see_the_new_sale_in_the_fundraising_dashboard_and_export_it(page, shop, campaign, staff_user):
+    # given a fan's paid T-shirt
+    order = checkout_tshirt_as_guest(page, shop)
+    type_card(page, GOOD_CARD)
+    page.wait_for_url(re.compile(r".*/checkout/thank-you/$"))
+    # when a staff member logs into the dashboard
+    page.goto(f"{shop}/dashboard/login/")
+    page.fill("input[name=username]", staff_user.email)
+    page.fill("input[name=password]", "staff-pass-123")
+    page.get_by_role("button", name="Login").click()
+    page.wait_for_load_state()
+    page.goto(f"{shop}/dashboard/fundraising/")
+    # then the overview shows the 9.25 donated, the ledger lists the sale, and the CSV holds it
+    assert "$9.25" in page.content()
+    page.goto(f"{shop}/dashboard/fundraising/ledger/")
+    ledger = page.content()
+    assert f"/dashboard/orders/{order.number}/" in ledger and "9.25" in ledger
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    csv_text = open(download.value.path(), encoding="utf-8").read()
+    assert f"sale:{order.number}" in csv_text
+    assert ",9.25,0.00," in csv_text or ",9.25," in csv_text
 
 
 def test_3d_secure_completed_pays_the_order(page, shop):
