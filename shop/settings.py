@@ -114,6 +114,9 @@ INSTALLED_APPS = [
     "django_tables2",
     # Login throttling (failed attempts per user name and address; see AXES_* below)
     "axes",
+    # Headless API (django-oscar-api at /api/, ours at /api/p6/; see OSCARAPI_* below)
+    "rest_framework",
+    "oscarapi",
     # P6
     "shop.apps.ShopConfig",
     "shop.payments.apps.PaymentsConfig",
@@ -317,6 +320,14 @@ OSCAR_DASHBOARD_NAVIGATION.append(
         ],
     }
 )
+
+# --- Headless API (django-oscar-api) --------------------------------------------------------------
+# No product/partner/user administration over the API: the dashboard does that, behind its permissions.
+OSCARAPI_BLOCK_ADMIN_API_ACCESS = True
+# API orders are placed like storefront orders: pending until paid through /api/p6/orders/<n>/pay/.
+OSCARAPI_INITIAL_ORDER_STATUS = OSCAR_INITIAL_ORDER_STATUS
+# oscarapi loads shop.api.views.checkout.CheckoutView (stock lock + donation snapshot) in place of its own.
+OSCARAPI_OVERRIDE_MODULES = ["shop.api"]
 
 # --- P6 --------------------------------------------------------------------------------------------
 SHOP_CURRENCY = OSCAR_DEFAULT_CURRENCY

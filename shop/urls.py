@@ -26,6 +26,10 @@ urlpatterns = [
     path("fundraising/", include("fundraising.urls")),
     # Outside the checkout app: with anonymous checkout off, Oscar wraps every checkout URL in login_required.
     path("payments/stripe/webhook/", webhooks.stripe_webhook, name="stripe-webhook"),
+    # Headless API: ours first, then django-oscar-api (products, basket, checkout; its checkout view is
+    # ours, through OSCARAPI_OVERRIDE_MODULES).
+    path("api/p6/", include("shop.api.urls")),
+    path("api/", include("oscarapi.urls")),
     path("", include(apps.get_app_config("oscar").urls[0])),
 ]
 

@@ -133,7 +133,11 @@ def pay_order(*, order, payment_method, gateway=None):
     Writes nothing when Stripe cannot be reached before the intent exists; once it exists the attempt
     is recorded, so `reconcile_payments` can learn later what happened to it.
     """
-    gateway = gateway or get_gateway()
+    try:
+        gateway = gateway or get_gateway()
+    except PaymentError as exc:  # not configured: say so to the fan, never a 500
+        logger.error("order %s: card payments unavailable: %s", order.number, exc)
+        return PayOutcome("error", message=_unavailable_message())
     order.refresh_from_db(fields=["status"])
     if order.status != PENDING:
         raise OrderNotPayable(_("Order %(number)s cannot be paid: it is %(status)s.")
@@ -163,7 +167,11 @@ def pay_order(*, order, payment_method, gateway=None):
 
 def check_attempt(*, order, intent_id, gateway=None):
     """After the browser finished 3D Secure: ask Stripe for the intent again and apply it."""
-    gateway = gateway or get_gateway()
+    try:
+        gateway = gateway or get_gateway()
+    except PaymentError as exc:
+        logger.error("order %s: card payments unavailable: %s", order.number, exc)
+        return PayOutcome("error", message=_unavailable_message())
     attempt = PaymentAttempt.objects.filter(order=order, intent_id=intent_id).first()
     if attempt is None:
         raise OrderNotPayable(_("This payment does not belong to order %(number)s.") % {"number": order.number})
@@ -198,6 +206,10 @@ def mark_attempt(*, intent_id, status, error=""):
 def _update_attempt(attempt, status, error):
     PaymentAttempt.objects.filter(pk=attempt.pk).update(status=status, last_error=error, updated_at=timezone.now())
     attempt.status, attempt.last_error = status, error
+
+
+def _unavailable_message():
+    return _("Card payments are not available right now, so no payment was taken. Please try again later.")
 
 
 def _unreachable_message():

@@ -246,3 +246,14 @@ def test_a_captured_amount_that_differs_from_the_order_is_never_marked_paid(plac
     assert Order.objects.get(pk=placed_order.pk).status == "Pending payment"
     note = placed_order.notes.get()
     assert "1.00 USD" in note.message and "30.00 USD" in note.message
+
+
+def test_card_payments_not_configured_give_a_clear_message_not_a_500(client, placed_order, stripe_peer, settings):
+    # given a shop whose Stripe secret key is missing
+    settings.STRIPE_SECRET_KEY = ""
+    # when the fan pays
+    response = _pay(client, placed_order, payment_method="pm_card_visa")
+    # then a clear 503 and nothing written
+    assert response.status_code == 503
+    assert response.json()["message"].startswith("Card payments are not available right now")
+    assert _written(placed_order) == (0, 0, 0, "Pending payment")
