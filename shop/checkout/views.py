@@ -33,8 +33,6 @@ PAYABLE_ORDERS_SESSION_KEY = "p6_payable_orders"
 class PaymentMethodView(oscar_views.PaymentMethodView):
     """Cards only: straight on to the preview (the card is taken after the order is placed)."""
 
-    success_url = "checkout:preview"
-
     def get_success_url(self):
         return reverse("checkout:preview")
 

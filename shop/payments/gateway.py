@@ -320,16 +320,7 @@ class StripeGateway:
     def retrieve_dispute(self, dispute_id: str) -> Dispute:
         with _StripeCall("retrieve a dispute"):
             obj = self._v1.disputes.retrieve(dispute_id)
-        d = obj.to_dict()
-        currency = normalise(d["currency"])
-        return Dispute(
-            id=d["id"],
-            amount=from_minor(d["amount"], currency),
-            currency=currency,
-            status=d["status"],
-            charge_id=_id_of(d.get("charge")),
-            payment_intent_id=_id_of(d.get("payment_intent")),
-        )
+        return _dispute(obj.to_dict())
 
     # Webhooks -------------------------------------------------------------------------------------
 
@@ -424,6 +415,18 @@ def _intent(obj) -> PaymentIntent:
         metadata=dict(d.get("metadata") or {}),
         last_error_message=error.get("message"),
         next_action_type=next_action.get("type"),
+    )
+
+
+def _dispute(d: dict) -> Dispute:
+    currency = normalise(d["currency"])
+    return Dispute(
+        id=d["id"],
+        amount=from_minor(d["amount"], currency),
+        currency=currency,
+        status=d["status"],
+        charge_id=_id_of(d.get("charge")),
+        payment_intent_id=_id_of(d.get("payment_intent")),
     )
 
 

@@ -7,10 +7,8 @@ tests/fundraising/test_concurrency.py::test_a_disbursement_racing_a_refund_never
 """
 
 import json
-import threading
 
 import pytest
-from django.db import close_old_connections, connection
 from oscar.core.loading import get_model
 
 from fundraising.models import LedgerTransaction
@@ -21,32 +19,11 @@ from shop.payments.signing import sign_webhook_payload
 from tests.concurrency import support
 from tests.payments.conftest import WEBHOOK_SECRET
 from tests.payments.events import intent_event, paid_at_stripe_only
+from tests.racing import race
 
 Order = get_model("order", "Order")
 Source = get_model("payment", "Source")
 PaymentEvent = get_model("order", "PaymentEvent")
-
-
-def _race(*calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as error:  # noqa: BLE001 - reported to the test
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call), daemon=True) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    close_old_connections()
-    return results
 
 
 @support.postgres_only
@@ -72,7 +49,7 @@ def test_the_confirmation_racing_the_webhook_captures_once(stripe_peer, gateway,
 
     # when the page's confirmation and the webhook deliveries run at the same instant
     calls = [confirmation, webhook, webhook] if round_ % 2 == 0 else [webhook, confirmation, webhook]
-    results = _race(*calls)
+    results = race(*calls, daemon=True)
 
     # then both answer success, and there is one capture and one sale posting
     assert sorted(map(str, results)) == ["200", "200", "succeeded"], results

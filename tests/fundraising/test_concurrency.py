@@ -9,7 +9,7 @@ import threading
 from decimal import Decimal as D
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
 from oscar.core.loading import get_model
 
 from fundraising import services
@@ -18,33 +18,11 @@ from fundraising.models import BreakdownPart, Entry, LedgerTransaction
 from fundraising.selectors import beneficiary_balances
 from fundraising.verification import ledger_violations
 from tests.fundraising import support
+from tests.racing import race
 
 Order = get_model("order", "Order")
 
 pytestmark = [support.postgres_only, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(*calls):
-    """Run the calls at the same instant, each in its own thread and connection; return results or errors."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as error:  # noqa: BLE001 - reported to the test
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    close_old_connections()
-    return results
 
 
 @pytest.fixture
@@ -59,7 +37,7 @@ def test_the_same_order_captured_from_ten_threads_gives_one_sale(committed_order
         order = Order.objects.get(pk=committed_order.pk)
         return services.post_sale(order=order, fee=D("2.10"), fee_estimated=False).pk
 
-    results = _race(*[capture] * 10)
+    results = race(*[capture] * 10)
 
     assert all(isinstance(result, int) for result in results), results
     assert len(set(results)) == 1
@@ -79,7 +57,7 @@ def test_different_orders_captured_at_once_all_post(beneficiaries, shirt, pin):
     def capture(order):
         return lambda: services.post_sale(order=Order.objects.get(pk=order.pk), fee=D("1.03"), fee_estimated=False).pk
 
-    results = _race(*[capture(order) for order in orders])
+    results = race(*[capture(order) for order in orders])
 
     assert all(isinstance(result, int) for result in results), results
     assert LedgerTransaction.objects.filter(kind="sale").count() == 8
@@ -100,7 +78,7 @@ def test_a_disbursement_racing_a_refund_never_drives_a_payable_below_zero(commit
         return services.post_reversal(order=order, key="refund:re_1", kind="refund", amount=D("62.00"))
 
     calls = (disburse, refund) if round_ % 2 == 0 else (refund, disburse)
-    results = _race(*calls)
+    results = race(*calls)
     disbursed, refunded = (results if round_ % 2 == 0 else results[::-1])
 
     # then the refund is always posted, and either the payout went first (the refund's Alpha part went to

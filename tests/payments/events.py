@@ -22,7 +22,8 @@ import string
 import time
 from decimal import Decimal
 
-from shop.currency import from_minor, normalise, to_minor
+from shop.currency import normalise, to_minor
+from shop.payments import gateway as gateway_module
 from shop.payments.gateway import Dispute
 from shop.payments.signing import sign_webhook_payload
 from tests.payments.conftest import WEBHOOK_SECRET
@@ -160,16 +161,9 @@ def dispute_event(type: str, dispute: dict, *, previous_status: str | None = Non
 
 
 def dispute_of(obj: dict) -> Dispute:
-    """What the gateway's `retrieve_dispute` returns for this Stripe dispute object."""
-    currency = normalise(obj["currency"])
-    return Dispute(
-        id=obj["id"],
-        amount=from_minor(obj["amount"], currency),
-        currency=currency,
-        status=obj["status"],
-        charge_id=obj["charge"],
-        payment_intent_id=obj["payment_intent"],
-    )
+    """What the gateway's `retrieve_dispute` returns for this Stripe dispute object: the gateway's own
+    conversion, so the double differs from Stripe only in where the object comes from."""
+    return gateway_module._dispute(obj)
 
 
 # --- delivery -------------------------------------------------------------------------------------
