@@ -12,7 +12,7 @@ our_env() {  # our project, production settings over plain HTTP on 127.0.0.1
         DEBUG=0 SECURE_SSL_REDIRECT=0 SECURE_HSTS_SECONDS=0 ALLOWED_HOSTS=127.0.0.1,localhost,testserver \
         P6_VAR_DIR="$BENCH_VAR/ours" LOG_LEVEL=WARNING EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend \
         STRIPE_SECRET_KEY=sk_test_bench STRIPE_WEBHOOK_SECRET=whsec_bench \
-        STRIPE_API_BASE="http://127.0.0.1:$BENCH_STRIPE_PORT" STRIPE_MAX_NETWORK_RETRIES=0 \
+        STRIPE_API_BASE="http://127.0.0.1:$BENCH_STRIPE_PORT" STRIPE_PEER=localstripe STRIPE_MAX_NETWORK_RETRIES=0 \
         PYTHONPATH="$ROOT" "${@:2}"
 }
 stock_env() {

@@ -141,7 +141,7 @@ def order_donation_detail(order):
         .prefetch_related("parts__beneficiary").order_by("line_id")
     )
     reversals = list(
-        LedgerTransaction.objects.filter(order=order, kind__in=LedgerTransaction.REVERSAL_KINDS)
+        LedgerTransaction.objects.filter(order=order, kind__in=LedgerTransaction.CORRECTION_KINDS)
         .prefetch_related("entries__account__beneficiary").order_by("posted_at", "id")
     )
     per_beneficiary = defaultdict(lambda: Decimal(0))
@@ -154,7 +154,9 @@ def order_donation_detail(order):
     reversal_rows = []
     reversed_total = Decimal(0)
     for txn in reversals:
-        amount = sum((e.debit for e in txn.entries.all() if e.account.beneficiary_id is not None), Decimal(0))
+        # A restoration credits back what its reversal debited: it counts negative.
+        amount = sum((e.debit - e.credit for e in txn.entries.all() if e.account.beneficiary_id is not None),
+                     Decimal(0))
         reversed_total += amount
         reversal_rows.append({"transaction": txn, "amount": quantize(amount, txn.currency)})
     return {

@@ -349,8 +349,12 @@ class LedgerTransaction(AppendOnlyModel):
         DISPUTE = "dispute", _("dispute lost")
         DISBURSEMENT = "disbursement", _("disbursement")
         ADJUSTMENT = "adjustment", _("adjustment")
+        RESTORATION = "restoration", _("reversal undone (refund failed)")
 
     REVERSAL_KINDS = (Kind.REFUND, Kind.DISPUTE)
+    #: Kinds that move a sale's donation back (reversals) or forward again (a restoration mirrors one
+    #: reversal, e.g. a refund that failed after it succeeded; its ``reference`` is the reversal's key).
+    CORRECTION_KINDS = (Kind.REFUND, Kind.DISPUTE, Kind.RESTORATION)
 
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     idempotency_key = models.CharField(_("idempotency key"), max_length=255, unique=True)

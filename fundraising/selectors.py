@@ -172,7 +172,7 @@ def beneficiary_balances(*, currency):
             mine["payable"] += credit - debit
             if kind == Kind.SALE:
                 mine["earned"] += credit - debit
-            elif kind in LedgerTransaction.REVERSAL_KINDS:
+            elif kind in LedgerTransaction.CORRECTION_KINDS:
                 mine["reversed"] += debit - credit
             elif kind == Kind.DISBURSEMENT:
                 mine["disbursed"] += debit - credit
@@ -180,7 +180,7 @@ def beneficiary_balances(*, currency):
                 mine["adjusted"] += credit - debit
         elif account.kind == Account.Kind.RECEIVABLE:
             mine["receivable"] += debit - credit
-            if kind in LedgerTransaction.REVERSAL_KINDS:
+            if kind in LedgerTransaction.CORRECTION_KINDS:
                 mine["reversed"] += debit - credit
     result = []
     for beneficiary in Beneficiary.objects.order_by("name"):

@@ -248,7 +248,11 @@ def post_reversal(*, order, key, kind, amount, line_quantities=None):
         posted = _beneficiary_sums(
             Entry.objects.filter(transaction=sale, account__kind=Account.Kind.PAYABLE), "credit"
         )
-        prior = list(LedgerTransaction.objects.filter(order=order, kind__in=LedgerTransaction.REVERSAL_KINDS))
+        restored = _restored_keys(order)
+        prior = [
+            txn for txn in LedgerTransaction.objects.filter(order=order, kind__in=LedgerTransaction.REVERSAL_KINDS)
+            if txn.idempotency_key not in restored
+        ]
         reversed_so_far = _beneficiary_sums(
             Entry.objects.filter(
                 transaction__in=prior, account__kind__in=[Account.Kind.PAYABLE, Account.Kind.RECEIVABLE]
@@ -295,6 +299,41 @@ def post_reversal(*, order, key, kind, amount, line_quantities=None):
                 for beneficiary_id, part in sorted(line_parts.items())
             )
         return txn
+
+
+def post_restoration(*, order, reversal_key):
+    """Undo one reversal, once: a refund that Stripe reports failed (or canceled) after it had succeeded
+    gives the money back to the sale, so the donation it took back is restored.
+
+    The restoration mirrors the reversal's entries (credit each payable or receivable it debited, debit
+    the donations account), its key is ``restore:<the reversal's key>`` and its reference the reversal's
+    key; later reversals of the order no longer count the restored one. Idempotent per reversal.
+    Raises ``ValueError`` when ``reversal_key`` is not a refund or dispute reversal of ``order``.
+    """
+    key = _checked_key(f"restore:{reversal_key}")
+    with transaction.atomic():
+        order = _lock_order(order)
+        existing = _existing(key, kind=Kind.RESTORATION, order=order)
+        if existing is not None:
+            return existing
+        reversal = LedgerTransaction.objects.filter(
+            order=order, idempotency_key=reversal_key, kind__in=LedgerTransaction.REVERSAL_KINDS
+        ).first()
+        if reversal is None:
+            raise ValueError(f"{reversal_key!r} is not a reversal of order {order.number}")
+        entries = [(e.account, e.credit, e.debit) for e in reversal.entries.select_related("account")]
+        _lock_accounts([account for account, _, _ in entries])
+        restored = quantize(sum((e[2] for e in entries if e[0].beneficiary_id is not None), ZERO), reversal.currency)
+        memo = (f"{reversal.reference} failed after it succeeded: the {restored} {reversal.currency} reversed for "
+                f"order {order.number} is restored")
+        return _post(
+            kind=Kind.RESTORATION, key=key, currency=reversal.currency, entries=entries, order=order,
+            reference=reversal_key, basis_amount=reversal.basis_amount, memo=memo,
+        )
+
+
+def _restored_keys(order):
+    return set(LedgerTransaction.objects.filter(order=order, kind=Kind.RESTORATION).values_list("reference", flat=True))
 
 
 # --- staff operations ---------------------------------------------------------------------------------
@@ -686,13 +725,16 @@ def _by_line_parts(*, order, line_quantities, posted, reversed_so_far, currency,
         row.line_id: row
         for row in OrderLineBreakdown.objects.filter(line_id__in=list(line_quantities)).prefetch_related("parts")
     }
+    restored = _restored_keys(order)
     done_quantity = {
         row["line_id"]: row["total"]
-        for row in ReversalLine.objects.filter(transaction__order=order).values("line_id").annotate(total=Sum("quantity"))
+        for row in ReversalLine.objects.filter(transaction__order=order)
+        .exclude(transaction__idempotency_key__in=restored).values("line_id").annotate(total=Sum("quantity"))
     }
     done_parts = {
         (row["reversal_line__line_id"], row["beneficiary_id"]): row["total"]
         for row in ReversalLinePart.objects.filter(reversal_line__transaction__order=order)
+        .exclude(reversal_line__transaction__idempotency_key__in=restored)
         .values("reversal_line__line_id", "beneficiary_id")
         .annotate(total=Sum("amount"))
     }

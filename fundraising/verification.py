@@ -45,6 +45,7 @@ ALLOWED_SIDES = {
     Kind.SALE: ({AK.DONATIONS}, {AK.PAYABLE}),
     Kind.REFUND: ({AK.PAYABLE, AK.RECEIVABLE}, {AK.DONATIONS}),
     Kind.DISPUTE: ({AK.PAYABLE, AK.RECEIVABLE}, {AK.DONATIONS}),
+    Kind.RESTORATION: ({AK.DONATIONS}, {AK.PAYABLE, AK.RECEIVABLE}),
     Kind.DISBURSEMENT: ({AK.PAYABLE}, {AK.DISBURSED}),
 }
 
@@ -152,7 +153,7 @@ def _check_keys():
     for row in per_order:
         yield f"idempotency: order id {row['order_id']} has {row['n']} sale transactions"
     for txn_id, kind, key, order_id, number in (
-        LedgerTransaction.objects.filter(kind__in=[Kind.SALE, Kind.REFUND, Kind.DISPUTE])
+        LedgerTransaction.objects.filter(kind__in=[Kind.SALE, *LedgerTransaction.CORRECTION_KINDS])
         .values_list("id", "kind", "idempotency_key", "order_id", "order__number").iterator(chunk_size=5000)
     ):
         if order_id is None:
@@ -182,8 +183,8 @@ def _check_reversals():
         SELECT s.order_id, s.beneficiary_id, s.posted, s.reversed FROM (
             SELECT t.order_id, a.beneficiary_id,
                 SUM(CASE WHEN t.kind = 'sale' AND a.kind = 'payable' THEN {_units('e.credit')} ELSE 0 END) AS posted,
-                SUM(CASE WHEN t.kind IN ('refund', 'dispute') AND a.kind IN ('payable', 'receivable')
-                    THEN {_units('e.debit')} ELSE 0 END) AS reversed
+                SUM(CASE WHEN t.kind IN ('refund', 'dispute', 'restoration') AND a.kind IN ('payable', 'receivable')
+                    THEN {_units('e.debit')} - {_units('e.credit')} ELSE 0 END) AS reversed
             FROM {t['entry']} e JOIN {t['txn']} t ON t.id = e.transaction_id
             JOIN {t['account']} a ON a.id = e.account_id
             WHERE t.order_id IS NOT NULL AND a.beneficiary_id IS NOT NULL
@@ -194,18 +195,23 @@ def _check_reversals():
         yield (f"reversal: order id {order_id} reversed {Decimal(reversed_) / 10000} for beneficiary "
                f"{beneficiary_id}, more than the {Decimal(posted) / 10000} posted")
     quantities = defaultdict(int)
-    for line_id, quantity in ReversalLine.objects.values_list("line_id", "quantity").iterator(chunk_size=5000):
+    restored = LedgerTransaction.objects.filter(kind=Kind.RESTORATION).values("reference")
+    for line_id, quantity in ReversalLine.objects.exclude(transaction__idempotency_key__in=restored).values_list(
+        "line_id", "quantity"
+    ).iterator(chunk_size=5000):
         quantities[line_id] += quantity
     if quantities:
         for line_id, line_quantity in Line.objects.filter(pk__in=list(quantities)).values_list("pk", "quantity"):
             if quantities[line_id] > line_quantity:
                 yield f"reversal: line {line_id} reversed for {quantities[line_id]} items, it had {line_quantity}"
+    restored_ids = set(LedgerTransaction.objects.filter(idempotency_key__in=restored).values_list("id", flat=True))
     reversed_parts = defaultdict(lambda: Decimal(0))
     per_txn = defaultdict(lambda: Decimal(0))
     for line_id, beneficiary_id, txn_id, amount in ReversalLinePart.objects.values_list(
         "reversal_line__line_id", "beneficiary_id", "reversal_line__transaction_id", "amount"
     ).iterator(chunk_size=5000):
-        reversed_parts[(line_id, beneficiary_id)] += amount
+        if txn_id not in restored_ids:  # a restored reversal gave its parts back
+            reversed_parts[(line_id, beneficiary_id)] += amount
         per_txn[(txn_id, beneficiary_id)] += amount
     if reversed_parts:
         posted = {

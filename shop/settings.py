@@ -87,7 +87,7 @@ INSTALLED_APPS = [
     "shop.partner.apps.PartnerConfig",
     "oscar.apps.basket.apps.BasketConfig",
     "oscar.apps.payment.apps.PaymentConfig",
-    "oscar.apps.offer.apps.OfferConfig",
+    "shop.offer.apps.OfferConfig",
     "oscar.apps.order.apps.OrderConfig",
     "oscar.apps.customer.apps.CustomerConfig",
     "oscar.apps.search.apps.SearchConfig",
@@ -277,6 +277,9 @@ OSCAR_ALLOW_ANON_CHECKOUT = True
 OSCAR_THUMBNAILER = "oscar.core.thumbnails.SorlThumbnail"
 OSCAR_MISSING_IMAGE_URL = "image_not_found.jpg"
 OSCAR_PRODUCTS_PER_PAGE = 24
+# Every discount is a whole number of what Stripe can charge (shop/offer/benefits.py); Benefit.round spreads
+# absolute and bundle discounts over lines in that unit rather than Oscar's hard-coded 0.01.
+OSCAR_OFFER_ROUNDING_FUNCTION = "shop.offer.benefits.round_share"
 OSCAR_INITIAL_ORDER_STATUS = "Pending payment"
 OSCAR_INITIAL_LINE_STATUS = "Pending payment"
 # Order flow (DESIGN "A sale, end to end"): the order exists before the money does.
@@ -339,7 +342,15 @@ STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")  # unset = real Stripe
+# "localstripe" when STRIPE_API_BASE is the demo's localstripe: the gateway then leaves out the parameters
+# it refuses and ignores the fee of 0 it reports (the fee schedule estimates it instead).
+STRIPE_PEER = os.environ.get("STRIPE_PEER", "stripe")
 STRIPE_TIMEOUT = float(os.environ.get("STRIPE_TIMEOUT", "10"))
 STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("STRIPE_MAX_NETWORK_RETRIES", "2"))
 STRIPE_FEE_PERCENT = Decimal(os.environ.get("STRIPE_FEE_PERCENT", "2.9"))
 STRIPE_FEE_FIXED = Decimal(os.environ.get("STRIPE_FEE_FIXED", "0.30"))
+# Card-testing defence: failed payment attempts allowed per order and per client address in an hour.
+SHOP_PAY_FAILURES_PER_ORDER = int(os.environ.get("SHOP_PAY_FAILURES_PER_ORDER", "5"))
+SHOP_PAY_FAILURES_PER_ADDRESS = int(os.environ.get("SHOP_PAY_FAILURES_PER_ADDRESS", "20"))
+# How long a pay request may hold an order's payment lease (longer than Stripe's timeout x retries).
+SHOP_PAY_LEASE_SECONDS = int(os.environ.get("SHOP_PAY_LEASE_SECONDS", "120"))

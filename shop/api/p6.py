@@ -8,11 +8,11 @@ totals of /fundraising/totals.json. The OpenAPI description is shop/api/schema.p
 
 import re
 
+from axes.helpers import get_client_ip_address
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
-from rest_framework import status as http_status
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -67,23 +67,10 @@ class PayOrderView(P6APIView):
             return self.answer("invalid", _("Send a payment_method (a PaymentMethod id) or an intent."), 400)
         if len(payment_method) > 255 or len(intent_id) > 255 or "\x00" in payment_method + intent_id:
             return self.answer("invalid", _("That payment reference is not valid."), 400)
-        try:
-            if intent_id:
-                outcome = payments.check_attempt(order=order, intent_id=intent_id)
-            else:
-                outcome = payments.pay_order(order=order, payment_method=payment_method)
-        except payments.OrderNotPayable as exc:
-            return self.answer("not_payable", str(exc), 409)
-        if outcome.status == "succeeded":
-            return self.answer("succeeded", "", 200)
-        if outcome.status == "requires_action":
-            return self.answer("requires_action", "", 200, client_secret=outcome.client_secret,
-                               intent=outcome.attempt.intent_id)
-        if outcome.status == "declined":
-            return self.answer("declined", outcome.message, 402)
-        # Stripe could not be reached or is not configured: nothing the client sent was wrong; the pay page
-        # answers 503 too.
-        return self.answer("error", outcome.message, http_status.HTTP_503_SERVICE_UNAVAILABLE)
+        answer = payments.answer_pay_request(order=order, payment_method=payment_method, intent_id=intent_id,
+                                             client_address=get_client_ip_address(request))
+        extra = {"client_secret": answer.client_secret, "intent": answer.intent} if answer.intent else {}
+        return self.answer(answer.status, answer.message, answer.http_status, **extra)
 
     def answer(self, status, message, code, **extra):
         return Response({"status": status, "message": message, **extra}, status=code)

@@ -51,12 +51,16 @@ SCHEMA = {
                 "responses": {
                     "200": _pay_answer("Paid (`succeeded`), or 3D Secure is needed (`requires_action`, "
                                        "with `client_secret` and `intent`)."),
+                    "202": _pay_answer("Stripe is still processing the payment (`processing`); ask again later."),
                     "400": _pay_answer("Nothing usable was sent (`invalid`)."),
                     "402": _pay_answer("The card was declined (`declined`); the order stays payable."),
                     "403": _error("A logged-in session without its CSRF token."),
                     "404": _error("No such order (or not yours)."),
-                    "409": _pay_answer("The order cannot be paid now (`not_payable`)."),
+                    "409": _pay_answer("The order cannot be paid now (`not_payable`), or another payment for it "
+                                       "is in progress (`in_progress`)."),
                     "415": _error("Not JSON."),
+                    "429": _pay_answer("Too many declined payments for this order or from this address in the "
+                                       "last hour (`too_many_attempts`); try again later."),
                     "503": _pay_answer("Stripe could not be reached (`error`); try again."),
                 },
             }
@@ -110,8 +114,8 @@ SCHEMA = {
                 "required": ["status", "message"],
                 "properties": {
                     "status": {"type": "string",
-                               "enum": ["succeeded", "requires_action", "declined", "error", "invalid",
-                                        "not_payable"]},
+                               "enum": ["succeeded", "requires_action", "processing", "declined", "error",
+                                        "invalid", "not_payable", "in_progress", "too_many_attempts"]},
                     "message": {"type": "string"},
                     "client_secret": {"type": "string", "nullable": True},
                     "intent": {"type": "string"},

@@ -8,6 +8,7 @@ confirms a PaymentIntent. The card number never reaches this server.
 
 import logging
 
+from axes.helpers import get_client_ip_address
 from django import http
 from django.conf import settings
 from django.contrib import messages
@@ -132,21 +133,15 @@ class PayView(generic.TemplateView):
             return self.respond(wants_json, "invalid", _("No card details were received. Please try again."), 400)
         if len(payment_method) > 255 or len(intent_id) > 255:
             return self.respond(wants_json, "invalid", _("That payment reference is not valid."), 400)
-        try:
-            if intent_id:
-                outcome = payments.check_attempt(order=self.order, intent_id=intent_id)
-            else:
-                outcome = payments.pay_order(order=self.order, payment_method=payment_method)
-        except payments.OrderNotPayable as exc:
-            return self.respond(wants_json, "not_payable", str(exc), 409)
-        if outcome.status == "succeeded":
+        answer = payments.answer_pay_request(order=self.order, payment_method=payment_method, intent_id=intent_id,
+                                             client_address=get_client_ip_address(request))
+        if answer.status == "succeeded":
             self.request.session["checkout_order_id"] = self.order.id
-            return self.respond(wants_json, "succeeded", "", 200, redirect_url=reverse("checkout:thank-you"))
-        if outcome.status == "requires_action":
-            return self.respond(wants_json, "requires_action", "", 200, client_secret=outcome.client_secret,
-                                intent=outcome.attempt.intent_id)
-        code = 402 if outcome.status == "declined" else 503
-        return self.respond(wants_json, outcome.status, outcome.message, code)
+            return self.respond(wants_json, "succeeded", answer.message, 200, redirect_url=reverse("checkout:thank-you"))
+        if answer.status == "requires_action":
+            return self.respond(wants_json, "requires_action", "", 200, client_secret=answer.client_secret,
+                                intent=answer.intent)
+        return self.respond(wants_json, answer.status, answer.message, answer.http_status)
 
     def respond(self, wants_json, status, message, code, **extra):
         if wants_json:

@@ -1,8 +1,12 @@
 """The Stripe gateway: the only module of the project that imports `stripe`.
 
 Everything that leaves this module is a frozen dataclass with `Decimal` amounts in major units and
-upper-case ISO 4217 currency codes; minor units exist only in the calls below, converted by
-`shop.currency.to_minor/from_minor`.
+upper-case ISO 4217 currency codes; minor units exist only in the calls below, converted by Stripe's
+own rules (`shop.currency.to_stripe_minor/from_stripe_minor`: ISK, HUF, TWD, UGX as two-decimal
+amounts ending in 00, MGA zero-decimal, three-decimal amounts ending in 0).
+
+Every request uses only parameters of stripe-python's generated params types for the pinned API
+version (`stripe.params`); the tests' Stripe-shaped fake refuses any other, as Stripe does.
 
 Errors: a card problem (`stripe.CardError`) becomes `CardDeclined`, an Oscar `UnableToTakePayment`
 whose message can be shown to the fan; every other Stripe failure (network, timeout, auth, rate
@@ -14,6 +18,7 @@ The same code talks to real Stripe and to localstripe (`STRIPE_API_BASE`); where
 differs, the code below says so next to the workaround.
 """
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,17 +27,20 @@ from typing import Any
 import stripe
 from oscar.apps.payment.exceptions import PaymentError, UnableToTakePayment
 
-from shop.currency import from_minor, normalise, to_minor
+from shop.currency import from_stripe_minor, normalise, to_stripe_minor
 
 __all__ = [
+    "BalanceTransaction",
     "Charge",
     "CardDeclined",
     "Dispute",
     "GatewayNotConfigured",
     "InvalidWebhook",
+    "ObjectNotFound",
     "PaymentError",
     "PaymentIntent",
     "Refund",
+    "StripeUnreachable",
     "StripeGateway",
     "UnableToTakePayment",
     "WebhookEvent",
@@ -63,20 +71,40 @@ class Refund:
     id: str
     amount: Decimal
     currency: str
-    status: str
+    status: str  # pending, requires_action, succeeded, failed, canceled
     charge_id: str | None
     payment_intent_id: str | None
     metadata: dict = field(hash=False)
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BalanceTransaction:
+    """Money as it moved in the Stripe balance: `amount`, `fee` and `net` in the settlement `currency`;
+    `exchange_rate` (settlement per presentment unit) when it differs from the charge's currency."""
+
+    id: str
+    amount: Decimal
+    fee: Decimal
+    net: Decimal
+    currency: str
+    exchange_rate: Decimal | None
+    type: str
 
 
 @dataclass(frozen=True)
 class Charge:
     id: str
+    status: str
     amount: Decimal
+    amount_captured: Decimal
     amount_refunded: Decimal
     currency: str
     payment_intent_id: str | None
+    # The fee in the charge's own currency, or None when Stripe settled it in another currency or has not
+    # settled it yet (the caller then estimates it from the fee schedule).
     balance_transaction_fee: Decimal | None
+    balance_transaction: BalanceTransaction | None
     refunds: tuple[Refund, ...]
     disputed: bool
 
@@ -89,6 +117,7 @@ class Dispute:
     status: str
     charge_id: str | None
     payment_intent_id: str | None
+    balance_transactions: tuple[BalanceTransaction, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +135,16 @@ class WebhookEvent:
 
 class GatewayNotConfigured(PaymentError):
     """The Stripe secret key (or, for webhooks, the signing secret) is not set."""
+
+
+class StripeUnreachable(PaymentError):
+    """No answer came back (connection refused, reset or timed out): whether Stripe acted is unknown.
+    Retry with the same idempotency key, or retrieve, never assume it failed."""
+
+
+class ObjectNotFound(PaymentError):
+    """Stripe answered 404 `resource_missing`: it does not have the object (another account's, a test
+    object in live mode, or not Stripe's id at all)."""
 
 
 class CardDeclined(UnableToTakePayment):
@@ -154,10 +193,12 @@ class _StripeCall:
             ) from exc
         kind = type(exc).__name__
         message = " ".join((exc.user_message or str(exc) or "no message").split())
+        if exc.http_status == 404 or getattr(exc, "code", None) == "resource_missing":
+            raise ObjectNotFound(f"Stripe has no such object ({self.what}): {message}") from exc
         if isinstance(exc, stripe.APIConnectionError):
             # No answer came back, so the outcome is unknown: the caller must retrieve (or retry
             # with the same idempotency key), never assume failure.
-            raise PaymentError(
+            raise StripeUnreachable(
                 f"Could not reach Stripe while trying to {self.what} ({kind}); the outcome is unknown. "
                 f"{message}"
             ) from exc
@@ -180,6 +221,7 @@ class StripeGateway:
         api_base: str | None = None,
         timeout: float = 10,
         max_network_retries: int = 2,
+        localstripe: bool = False,
     ):
         if not secret_key:
             raise GatewayNotConfigured("STRIPE_SECRET_KEY is not set: card payments are unavailable")
@@ -187,6 +229,9 @@ class StripeGateway:
         self.api_base = api_base or None
         self.timeout = timeout
         self.max_network_retries = max_network_retries
+        # localstripe (the demo's peer) refuses parameters real Stripe requires or accepts
+        # (`allowed_payment_method_types`, `receipt_email`) and cannot confirm with a payment method.
+        self.localstripe = localstripe
         self._client = stripe.StripeClient(
             secret_key,
             base_addresses={"api": api_base.rstrip("/")} if api_base else None,
@@ -206,23 +251,29 @@ class StripeGateway:
         attempt: int,
         metadata: dict | None = None,
         description: str | None = None,
+        receipt_email: str | None = None,
     ) -> PaymentIntent:
         """Create (not confirm) a card PaymentIntent for `amount` `currency`. Idempotent per
-        (order_number, attempt) on real Stripe: the same key returns the same intent.
-        Raises CurrencyError (before any request) for an amount finer than the minor unit."""
+        (order_number, attempt): the same key returns the same intent, so calling this again with the
+        same arguments after a lost answer finds the intent instead of making a second one.
+        Raises CurrencyError (before any request) for an amount Stripe cannot charge."""
         currency = normalise(currency)
         params: dict[str, Any] = {
-            "amount": to_minor(amount, currency),
+            "amount": to_stripe_minor(amount, currency),
             "currency": currency.lower(),
-            # Cards only, confirmed on the server: with automatic payment methods Stripe would
-            # require a return_url for redirect-based methods at confirmation.
-            "payment_method_types": ["card"],
             "metadata": {
                 **{str(k): str(v) for k, v in (metadata or {}).items()},
                 "order_number": str(order_number),
                 "attempt": str(attempt),
             },
         }
+        if not self.localstripe:
+            # Cards only, confirmed on the server: with automatic payment methods Stripe would require a
+            # return_url for redirect-based methods. API 2026-09-30 and later refuse the old
+            # `payment_method_types` (400 payment_method_types_no_longer_supported).
+            params["allowed_payment_method_types"] = ["card"]
+            if receipt_email:
+                params["receipt_email"] = receipt_email  # Radar scores the payment with it
         if description is not None:
             # Only when given: localstripe rejects `description` on PaymentIntents (400).
             params["description"] = description
@@ -243,11 +294,14 @@ class StripeGateway:
         """Confirm on the server. Returns the intent whatever its new status (`succeeded`,
         `processing`, `requires_action` for 3DS, `requires_payment_method` with
         `last_error_message`); raises CardDeclined when Stripe refuses the card outright."""
-        if payment_method is not None:
-            # localstripe answers 500 "Not implemented" to confirm(payment_method=...); setting it
-            # first is equivalent on real Stripe.
-            self.update_intent(intent_id, payment_method=payment_method)
         params: dict[str, Any] = {}
+        if payment_method is not None:
+            if self.localstripe:
+                # localstripe answers 500 "Not implemented" to confirm(payment_method=...); setting it
+                # first is equivalent.
+                self.update_intent(intent_id, payment_method=payment_method)
+            else:
+                params["payment_method"] = payment_method
         if return_url is not None:
             # Only when given: localstripe rejects any confirm parameter (400).
             params["return_url"] = return_url
@@ -282,30 +336,44 @@ class StripeGateway:
                     r.to_dict()
                     for r in self._v1.refunds.list({"charge": data["id"], "limit": 100}).auto_paging_iter()
                 ]
-        return _charge(data, tuple(_refund(r) for r in refund_dicts))
+        charge = _charge(data, tuple(_refund(r) for r in refund_dicts))
+        if self.localstripe:
+            # localstripe reports every fee as 0: a fee it never charged would promise fans one donation
+            # and post another. None makes the ledger use the fee schedule, marked as estimated.
+            charge = dataclasses.replace(charge, balance_transaction_fee=None)
+        return charge
 
     def create_refund(
         self,
         *,
-        payment_intent_id: str,
         amount: Decimal,
         currency: str,
         idempotency_key: str,
+        payment_intent_id: str | None = None,
+        charge_id: str | None = None,
         metadata: dict | None = None,
     ) -> Refund:
-        """Refund `amount` `currency` of the intent's charge. Raises PaymentError, before any money
-        moves, when `currency` is not the intent's (the minor-unit scale would be wrong)."""
+        """Refund `amount` `currency` of one charge (named by `charge_id`, or by its `payment_intent_id`).
+        Raises PaymentError, before any money moves, when `currency` is not the charge's (the minor-unit
+        scale would be wrong)."""
+        if (payment_intent_id is None) == (charge_id is None):
+            raise ValueError("name exactly one of payment_intent_id and charge_id")
         currency = normalise(currency)
-        minor = to_minor(amount, currency)
-        intent = self.retrieve_intent(payment_intent_id)
-        if intent.currency != currency:
+        minor = to_stripe_minor(amount, currency)
+        if charge_id is not None:
+            with _StripeCall("retrieve a charge"):
+                paid_in = normalise(self._v1.charges.retrieve(charge_id).to_dict()["currency"])
+        else:
+            paid_in = self.retrieve_intent(payment_intent_id).currency
+        if paid_in != currency:
             raise PaymentError(
-                f"cannot refund {amount} {currency} of {payment_intent_id}: it was paid in {intent.currency}"
+                f"cannot refund {amount} {currency} of {charge_id or payment_intent_id}: it was paid in {paid_in}"
             )
-        params: dict[str, Any] = {
-            "payment_intent": payment_intent_id,
-            "amount": minor,
-        }
+        params: dict[str, Any] = {"amount": minor}
+        if charge_id is not None:
+            params["charge"] = charge_id
+        else:
+            params["payment_intent"] = payment_intent_id
         if metadata:
             params["metadata"] = {str(k): str(v) for k, v in metadata.items()}
         with _StripeCall("create a refund"):
@@ -316,6 +384,12 @@ class StripeGateway:
         with _StripeCall("retrieve a refund"):
             obj = self._v1.refunds.retrieve(refund_id)
         return _refund(obj.to_dict())
+
+    def list_refunds(self, *, payment_intent_id: str) -> tuple[Refund, ...]:
+        """Every refund of the intent's charge, newest first (all pages)."""
+        with _StripeCall("list refunds"):
+            pages = self._v1.refunds.list({"payment_intent": payment_intent_id, "limit": 100})
+            return tuple(_refund(r.to_dict()) for r in pages.auto_paging_iter())
 
     def retrieve_dispute(self, dispute_id: str) -> Dispute:
         with _StripeCall("retrieve a dispute"):
@@ -371,6 +445,7 @@ def get_gateway() -> StripeGateway:
         api_base=getattr(settings, "STRIPE_API_BASE", "") or None,
         timeout=getattr(settings, "STRIPE_TIMEOUT", 10),
         max_network_retries=getattr(settings, "STRIPE_MAX_NETWORK_RETRIES", 2),
+        localstripe=getattr(settings, "STRIPE_PEER", "stripe") == "localstripe",
     )
 
 
@@ -406,9 +481,9 @@ def _intent(obj) -> PaymentIntent:
     return PaymentIntent(
         id=d["id"],
         status=d["status"],
-        amount=from_minor(d["amount"], currency),
+        amount=from_stripe_minor(d["amount"], currency),
         currency=currency,
-        amount_received=from_minor(amount_received, currency),
+        amount_received=from_stripe_minor(amount_received, currency),
         client_secret=d.get("client_secret"),
         payment_method=_id_of(d.get("payment_method")),
         latest_charge_id=_id_of(latest_charge),
@@ -418,15 +493,35 @@ def _intent(obj) -> PaymentIntent:
     )
 
 
+def _balance_transaction(d) -> BalanceTransaction | None:
+    if not isinstance(d, dict):
+        return None  # not expanded (an id) or none yet
+    currency = normalise(d["currency"])
+    rate = d.get("exchange_rate")
+    return BalanceTransaction(
+        id=d["id"],
+        amount=from_stripe_minor(d["amount"], currency),
+        fee=from_stripe_minor(d.get("fee") or 0, currency),
+        net=from_stripe_minor(d.get("net") or 0, currency),
+        currency=currency,
+        # Stripe sends a JSON number; through str() so the Decimal is the number as written.
+        exchange_rate=Decimal(str(rate)) if rate is not None else None,
+        type=str(d.get("type") or ""),
+    )
+
+
 def _dispute(d: dict) -> Dispute:
     currency = normalise(d["currency"])
     return Dispute(
         id=d["id"],
-        amount=from_minor(d["amount"], currency),
+        amount=from_stripe_minor(d["amount"], currency),
         currency=currency,
         status=d["status"],
         charge_id=_id_of(d.get("charge")),
         payment_intent_id=_id_of(d.get("payment_intent")),
+        balance_transactions=tuple(
+            bt for bt in (_balance_transaction(x) for x in d.get("balance_transactions") or []) if bt is not None
+        ),
     )
 
 
@@ -434,31 +529,37 @@ def _refund(d: dict) -> Refund:
     currency = normalise(d["currency"])
     return Refund(
         id=d["id"],
-        amount=from_minor(d["amount"], currency),
+        amount=from_stripe_minor(d["amount"], currency),
         currency=currency,
         status=d["status"],
         charge_id=_id_of(d.get("charge")),
         payment_intent_id=_id_of(d.get("payment_intent")),
         metadata=dict(d.get("metadata") or {}),
+        failure_reason=d.get("failure_reason"),
     )
 
 
 def _charge(d: dict, refunds: tuple[Refund, ...]) -> Charge:
     currency = normalise(d["currency"])
-    fee = None
-    txn = d.get("balance_transaction")
-    # Only an expanded transaction settled in the charge's own currency gives a fee we can use:
-    # in another settlement currency the fee cannot be stated in the order's currency, so the
-    # caller falls back to its fee schedule (never mix currencies).
-    if isinstance(txn, dict) and txn.get("fee") is not None and normalise(txn["currency"]) == currency:
-        fee = from_minor(txn["fee"], currency)
+    txn = _balance_transaction(d.get("balance_transaction"))
+    # Only a transaction settled in the charge's own currency gives a fee we can use: in another
+    # settlement currency the fee cannot be stated in the order's currency, so the caller falls back
+    # to its fee schedule (never mix currencies).
+    fee = txn.fee if txn is not None and txn.currency == currency else None
+    amount = from_stripe_minor(d["amount"], currency)
+    captured = d.get("amount_captured")
     return Charge(
         id=d["id"],
-        amount=from_minor(d["amount"], currency),
-        amount_refunded=from_minor(d.get("amount_refunded") or 0, currency),
+        status=str(d.get("status") or ""),
+        amount=amount,
+        # localstripe has no amount_captured: a captured charge there captured its whole amount.
+        amount_captured=from_stripe_minor(captured, currency) if captured is not None
+        else (amount if d.get("captured") else from_stripe_minor(0, currency)),
+        amount_refunded=from_stripe_minor(d.get("amount_refunded") or 0, currency),
         currency=currency,
         payment_intent_id=_id_of(d.get("payment_intent")),
         balance_transaction_fee=fee,
+        balance_transaction=txn,
         refunds=refunds,
         # localstripe has no disputes: the field is absent there.
         disputed=bool(d.get("disputed", False)),

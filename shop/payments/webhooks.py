@@ -2,7 +2,8 @@
 
 The endpoint verifies the signature (Stripe's tolerance), stores each event once by event id with its
 raw payload, processes it inside one database transaction and records the outcome. It answers 2xx only
-when the event was processed or deliberately ignored (an unknown type, an intent that is not ours), and
+when the event was processed or deliberately ignored (an unknown type, an intent that is not ours, an
+object Stripe does not have: the reason is kept on the event row), and
 5xx when processing failed, so Stripe delivers it again; a duplicate of a processed event is a no-op.
 
 Objects are re-retrieved from Stripe rather than trusted from the payload: the payload may be stale
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_POST
 from oscar.apps.payment.exceptions import PaymentError
 
 from shop.payments import services
-from shop.payments.gateway import InvalidWebhook, get_gateway
+from shop.payments.gateway import InvalidWebhook, ObjectNotFound, get_gateway
 from shop.payments.models import StripeEvent
 
 logger = logging.getLogger("shop.payments.webhooks")
@@ -89,6 +90,9 @@ def handle_event(event, *, gateway=None):
         apply = prepare(event, gateway=gateway)
     except Ignored as exc:
         apply = _ignore(str(exc))
+    except ObjectNotFound as exc:
+        # Stripe retries a non-2xx answer for days; an object it does not have will never appear.
+        apply = _ignore(f"Stripe does not have this event's object: {exc}")
     except Exception as exc:  # noqa: BLE001 — Stripe unreachable etc.: answer 5xx so Stripe retries
         logger.warning("webhook %s (%s): could not fetch from Stripe: %s", event.id, event.type, exc)
         StripeEvent.objects.filter(pk=row.pk).update(
@@ -159,22 +163,16 @@ def _our_order_for_intent(intent):
     return order
 
 
-def _fee_of(intent, gateway):
-    if not intent.latest_charge_id:
-        return None
-    return gateway.retrieve_charge(intent.latest_charge_id).balance_transaction_fee
-
-
 def on_intent_succeeded(event, gateway):
     intent = gateway.retrieve_intent(event.object_id)
     order = _our_order_for_intent(intent)
     if intent.status != "succeeded":
         raise Ignored(f"intent {intent.id} is {intent.status} now")
-    fee = _fee_of(intent, gateway)
+    fee = services.read_fee(intent=intent, gateway=gateway)
 
     def apply():
-        result = services.payment_captured(order=order, intent=intent, fee=fee, fee_estimated=fee is None)
-        services.mark_attempt(intent_id=intent.id, status=services.PaymentAttempt.SUCCEEDED)
+        result = services.payment_captured(order=order, intent=intent, gateway=gateway, fee=fee,
+                                           fee_estimated=fee is None)
         return f"order {order.number}: {result.outcome}"
 
     return apply
@@ -195,26 +193,23 @@ def on_intent_failed(event, gateway):
 
 def _capture_first(order, intent, gateway):
     """Events arrive in any order: a refund or dispute event can come before `payment_intent.succeeded`
-    (and before the page's confirmation). Recording it against an order still pending would refuse it
-    for good (the event is then processed), and the capture that follows would keep a donation for
-    money that went back. So the capture Stripe already knows of is applied first, in the same
-    transaction (idempotent: nothing happens when the order is already captured)."""
-    # An order is never pending again once it is not: no Stripe call when it was captured already.
-    if intent.status != "succeeded" or order.status != services.PENDING:
+    (and before the page's confirmation). The capture Stripe already knows of is applied first, in the
+    same transaction (idempotent), so the refund or dispute is matched to a booked charge or to an excess
+    payment, never lost and never applied to the wrong charge."""
+    if intent.status != "succeeded" or services.Source.objects.filter(reference=intent.id).exists() or \
+            services.ExcessPayment.objects.filter(intent_id=intent.id).exists():
         return lambda: None
-    fee = _fee_of(intent, gateway)
+    fee = services.read_fee(intent=intent, gateway=gateway)
 
     def apply():
-        if services.Order.objects.filter(pk=order.pk, status=services.PENDING).exists():
-            services.payment_captured(order=order, intent=intent, fee=fee, fee_estimated=fee is None)
-            services.mark_attempt(intent_id=intent.id, status=services.PaymentAttempt.SUCCEEDED)
+        services.payment_captured(order=order, intent=intent, gateway=gateway, fee=fee, fee_estimated=fee is None)
 
     return apply
 
 
 def on_charge_refunded(event, gateway):
-    # amount_refunded is cumulative and one event may cover several refunds: record each refund of
-    # the charge by its own id (recording is idempotent), never the event's amount.
+    # amount_refunded is cumulative and one event may cover several refunds: record each refund of the
+    # charge by its own id (recording is idempotent), never the event's amount.
     charge = gateway.retrieve_charge(event.object_id)
     if not charge.payment_intent_id:
         raise Ignored(f"charge {charge.id} has no payment intent")
@@ -231,6 +226,23 @@ def on_charge_refunded(event, gateway):
     return apply
 
 
+def on_refund(event, gateway):
+    """refund.created / refund.updated / refund.failed / charge.refund.updated: one refund's new state."""
+    refund = gateway.retrieve_refund(event.object_id)
+    if not refund.payment_intent_id:
+        raise Ignored(f"refund {refund.id} has no payment intent")
+    intent = gateway.retrieve_intent(refund.payment_intent_id)
+    order = _our_order_for_intent(intent)
+    capture = _capture_first(order, intent, gateway)
+
+    def apply():
+        capture()
+        row = services.record_refund(order=order, refund=refund)
+        return f"order {order.number}: refund {refund.id} {getattr(row, 'status', 'not recorded')}"
+
+    return apply
+
+
 def on_dispute(event, gateway):
     dispute = gateway.retrieve_dispute(event.object_id)
     if not dispute.payment_intent_id:
@@ -238,14 +250,14 @@ def on_dispute(event, gateway):
     intent = gateway.retrieve_intent(dispute.payment_intent_id)
     order = _our_order_for_intent(intent)
     capture = _capture_first(order, intent, gateway)
+    charge = None
+    if dispute.currency != intent.currency and dispute.charge_id:
+        charge = gateway.retrieve_charge(dispute.charge_id)  # its balance transaction converts the amount
 
     def apply():
         capture()
-        if event.type == "charge.dispute.created":
-            services.dispute_opened(order=order, dispute=dispute)
-            return f"order {order.number}: dispute {dispute.id} opened"
-        services.dispute_closed(order=order, dispute=dispute)
-        return f"order {order.number}: dispute {dispute.id} {dispute.status}"
+        row = services.apply_dispute(order=order, dispute=dispute, charge=charge)
+        return f"order {order.number}: dispute {dispute.id} {row.status}{'' if row.booked else ' (excess payment)'}"
 
     return apply
 
@@ -254,6 +266,13 @@ HANDLERS = {
     "payment_intent.succeeded": on_intent_succeeded,
     "payment_intent.payment_failed": on_intent_failed,
     "charge.refunded": on_charge_refunded,
+    "charge.refund.updated": on_refund,
+    "refund.created": on_refund,
+    "refund.updated": on_refund,
+    "refund.failed": on_refund,
     "charge.dispute.created": on_dispute,
+    "charge.dispute.updated": on_dispute,
     "charge.dispute.closed": on_dispute,
+    "charge.dispute.funds_withdrawn": on_dispute,
+    "charge.dispute.funds_reinstated": on_dispute,
 }

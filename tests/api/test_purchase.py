@@ -44,16 +44,17 @@ def test_an_api_purchase_posts_the_same_donation_as_a_page_purchase(p6_catalogue
     response = api_client.post(f"/api/p6/orders/{api_order.number}/pay/", {"payment_method": "pm_card_visa"},
                                content_type="application/json")
 
-    # then the API says so, and the sale posts exactly the page's entries: 25.50 donated, split three ways
+    # then the API says so, and the sale posts exactly the page's entries: 24.20 donated (the fee estimated
+    # from the schedule, as localstripe reports none it really took), split three ways
     assert response.status_code == 200
     assert response.json() == {"status": "succeeded", "message": ""}
     api_order.refresh_from_db()
     assert api_order.status == "Paid"
     assert _sale_entries(api_order) == _sale_entries(page_order)
     credits = sorted(e.credit for e in Entry.objects.filter(transaction__order=api_order, credit__gt=0))
-    assert credits == [Decimal("8.49"), Decimal("8.50"), Decimal("8.51")]
+    assert sum(credits) == Decimal("24.20") and len(credits) == 3
     assert api_client.get(url).json() == {
-        "number": api_order.number, "status": "Paid", "posted": True, "donation": "25.50", "currency": "USD",
+        "number": api_order.number, "status": "Paid", "posted": True, "donation": "24.20", "currency": "USD",
     }
     # and paying again is refused, without a new attempt
     again = api_client.post(f"/api/p6/orders/{api_order.number}/pay/", {"payment_method": "pm_card_visa"},

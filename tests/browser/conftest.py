@@ -76,6 +76,7 @@ def shop(live_server, browser_localstripe, settings, p6_catalogue):
     settings.STRIPE_PUBLISHABLE_KEY = TEST_PUBLISHABLE_KEY
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.STRIPE_API_BASE = browser_localstripe.url
+    settings.STRIPE_PEER = "localstripe"
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
     request("POST", browser_localstripe.url, "/_config/webhooks/p6-browser-tests",
             {"url": f"{live_server.url}/payments/stripe/webhook/", "secret": WEBHOOK_SECRET}, auth=False)

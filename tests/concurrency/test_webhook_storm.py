@@ -150,6 +150,7 @@ def test_a_storm_of_duplicated_shuffled_webhooks_gives_the_ledger_of_one_in_orde
     env = {
         "STRIPE_SECRET_KEY": TEST_SECRET_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "STRIPE_API_BASE": stripe_peer.url, "STRIPE_TIMEOUT": "30", "STRIPE_MAX_NETWORK_RETRIES": "0",
+        "STRIPE_PEER": "localstripe",
         "STRIPE_FEE_PERCENT": str(settings.STRIPE_FEE_PERCENT), "STRIPE_FEE_FIXED": str(settings.STRIPE_FEE_FIXED),
     }
     with Gunicorn(env=env, workers=WORKERS) as server:

@@ -19,6 +19,7 @@ django.setup()
 from oscar.core.loading import get_model  # noqa: E402
 
 from shop.payments import services  # noqa: E402
+from shop.payments.services import paying  # noqa: E402
 
 Order = get_model("order", "Order")
 
@@ -28,6 +29,6 @@ def stop_dead(**kwargs):
     time.sleep(120)  # the test kills us here; bounded in case it does not
 
 
-services.payment_captured = stop_dead
+paying.payment_captured = stop_dead  # the name pay_order calls
 outcome = services.pay_order(order=Order.objects.get(number=sys.argv[1]), payment_method="pm_card_visa")
 print("not killed", outcome, flush=True)

@@ -55,7 +55,7 @@ def _nothing_captured(order):
 
 def _stripe_env(url):
     return {"STRIPE_SECRET_KEY": TEST_SECRET_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_API_BASE": url,
-            "STRIPE_TIMEOUT": "10", "STRIPE_MAX_NETWORK_RETRIES": "0"}
+            "STRIPE_TIMEOUT": "10", "STRIPE_MAX_NETWORK_RETRIES": "0", "STRIPE_PEER": "localstripe"}
 
 
 def test_stripe_peer_stopped_between_creating_and_confirming_the_payment(client, placed_order, stripe_peer,
@@ -78,7 +78,8 @@ def test_stripe_peer_stopped_between_creating_and_confirming_the_payment(client,
 
     # then a clear message, only the attempt is on record (for reconcile_payments), and the order stays payable
     assert response.status_code == 503
-    assert "could not reach our payment provider, so no payment was taken" in response.json()["message"]
+    assert "We could not confirm your payment" in response.json()["message"]
+    assert "never be charged twice" in response.json()["message"]
     _nothing_captured(placed_order)
     assert list(PaymentAttempt.objects.values_list("number", "status")) == [(1, PaymentAttempt.ERROR)]
 
@@ -138,7 +139,7 @@ def test_stripe_hanging_at_confirmation_gives_a_clear_message_and_the_order_stay
 
     # then the call timed out into a clear message; nothing but the attempt is written
     assert (before, response.status_code) == ("Pending payment", 503)
-    assert "could not reach our payment provider" in response.json()["message"]
+    assert "We could not confirm your payment" in response.json()["message"]
     _nothing_captured(placed_order)
     assert list(PaymentAttempt.objects.values_list("status", flat=True)) == [PaymentAttempt.ERROR]
 
@@ -235,8 +236,8 @@ def test_a_process_killed_between_stripes_success_and_our_write_is_recovered_onc
 
     # then the payment is recovered exactly once
     assert first.getvalue().splitlines() == [f"order {order.number}: captured",
-                                             "reconciled: captured 1, cancelled 0, unchanged 0, errors 0"]
-    assert second.getvalue().splitlines() == ["reconciled: captured 0, cancelled 0, unchanged 0, errors 0"]
+                                             "reconciled: captured 1, cancelled 0, repaired 0, unchanged 0, errors 0"]
+    assert second.getvalue().splitlines() == ["reconciled: captured 0, cancelled 0, repaired 0, unchanged 1, errors 0"]
     assert Order.objects.get(pk=order.pk).status == "Paid"
     assert list(Source.objects.values_list("reference", flat=True)) == [intent_id]
     assert list(LedgerTransaction.objects.values_list("idempotency_key", flat=True)) == [f"sale:{order.number}"]

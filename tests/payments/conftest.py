@@ -30,6 +30,7 @@ def gateway(localstripe_peer):
         api_base=localstripe_peer.url,
         timeout=5,
         max_network_retries=0,
+        localstripe=True,
     )
 
 
@@ -41,6 +42,7 @@ def stripe_peer(localstripe_peer, settings):
     settings.STRIPE_PUBLISHABLE_KEY = TEST_PUBLISHABLE_KEY
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
     settings.STRIPE_API_BASE = localstripe_peer.url
+    settings.STRIPE_PEER = "localstripe"
     settings.STRIPE_TIMEOUT = 5
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
     return localstripe_peer

@@ -216,7 +216,7 @@ def shop_rows() -> dict:
     request means that request wrote nothing."""
     from oscar.core.loading import get_model
 
-    from shop.payments.models import PaymentAttempt, StripeEvent, StripeRefund
+    from shop.payments.models import ExcessPayment, PaymentAttempt, StripeEvent, StripeRefund
 
     Order = get_model("order", "Order")
     Line = get_model("order", "Line")
@@ -235,7 +235,8 @@ def shop_rows() -> dict:
         "transactions": Transaction.objects.count(),
         "payment_events": PaymentEvent.objects.count(),
         "payment_event_quantities": PaymentEventQuantity.objects.count(),
-        "attempts": sorted(PaymentAttempt.objects.values_list("intent_id", "status")),
+        "attempts": sorted(PaymentAttempt.objects.values_list("intent_id", "status"), key=lambda r: (r[0] or "", r[1])),
+        "excess": sorted(ExcessPayment.objects.values_list("charge_id", "status", "amount")),
         "refunds": sorted(StripeRefund.objects.values_list("pk", "refund_id", "status", "amount")),
         "stripe_events": sorted(StripeEvent.objects.values_list("event_id", "outcome", "deliveries")),
     }

@@ -110,7 +110,7 @@ def test_a_declined_card_leaves_the_order_payable_and_another_card_pays_it(clien
     assert response.status_code == 200 and response.json()["status"] == "succeeded"
     assert _written(placed_order) == (1, 1, 2, "Paid")
     assert list(PaymentAttempt.objects.filter(order=placed_order).values_list("number", "status")) == [
-        (1, "failed"), (2, "succeeded")]
+        (1, "canceled"), (2, "succeeded")]  # the declined intent was cancelled at Stripe before the next one
     assert count_objects(stripe_peer.url, "payment_intents") == 2
 
 
@@ -157,7 +157,11 @@ def test_stripe_unreachable_gives_a_clear_message_and_writes_nothing(client, pla
     # then a clear message, and nothing written: the order stays payable
     assert response.status_code == 503
     assert "could not reach our payment provider" in response.json()["message"]
-    assert _written(placed_order) == (0, 0, 0, "Pending payment")
+    # and no money recorded: only the attempt, kept because whether Stripe made its intent is unknown (the
+    # next pay request looks it up by its idempotency key before charging anything)
+    assert _written(placed_order) == (0, 0, 1, "Pending payment")
+    assert list(PaymentAttempt.objects.filter(order=placed_order).values_list("status", "intent_id")) == [
+        ("error", None)]
 
 
 def test_stripe_hanging_times_out_with_a_clear_message_and_writes_nothing(client, placed_order, stripe_peer,
@@ -194,7 +198,11 @@ def test_stripe_hanging_times_out_with_a_clear_message_and_writes_nothing(client
     assert accepted, "the request never reached the hanging server"
     assert response.status_code == 503
     assert "could not reach our payment provider" in response.json()["message"]
-    assert _written(placed_order) == (0, 0, 0, "Pending payment")
+    # and no money recorded: only the attempt, kept because whether Stripe made its intent is unknown (the
+    # next pay request looks it up by its idempotency key before charging anything)
+    assert _written(placed_order) == (0, 0, 1, "Pending payment")
+    assert list(PaymentAttempt.objects.filter(order=placed_order).values_list("status", "intent_id")) == [
+        ("error", None)]
 
 
 def test_another_visitor_cannot_see_or_pay_the_order(client, placed_order, stripe_peer, django_user_model):
@@ -240,12 +248,17 @@ def test_a_captured_amount_that_differs_from_the_order_is_never_marked_paid(plac
     intent = gateway.confirm_intent(intent.id, payment_method="pm_card_visa")
     # when it is reported captured
     result = services.payment_captured(order=placed_order, intent=intent, gateway=gateway)
-    # then the order is not paid and staff have a note saying why
-    assert result.outcome == "mismatch"
+    # then the order is not paid, the money is an excess payment refunded at Stripe, and staff have a note
+    assert result.outcome == "excess"
     assert _written(placed_order)[:2] == (0, 0)
     assert Order.objects.get(pk=placed_order.pk).status == "Pending payment"
     note = placed_order.notes.get()
     assert "1.00 USD" in note.message and "30.00 USD" in note.message
+    excess = services.ExcessPayment.objects.get(order=placed_order)
+    assert (excess.amount, excess.intent_id, excess.status) == (Decimal("1.00"), intent.id, "recorded")
+    services.refund_excess(excess=excess, gateway=gateway)  # what the commit hook does
+    excess.refresh_from_db()
+    assert (excess.status, excess.refunded_amount) == ("refunded", Decimal("1.00"))
 
 
 def test_card_payments_not_configured_give_a_clear_message_not_a_500(client, placed_order, stripe_peer, settings):

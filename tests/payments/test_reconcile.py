@@ -13,10 +13,10 @@ from django.utils import timezone
 from oscar.core.loading import get_model
 
 from shop.payments.gateway import CardDeclined, get_gateway
-from shop.payments.models import PaymentAttempt
+from shop.payments.models import ExcessPayment, PaymentAttempt
 from tests.payments.conftest import place_order
 from tests.payments.events import paid_at_stripe_only, record_attempt, shop_rows
-from tests.stripe_peer import free_port, request
+from tests.stripe_peer import count_objects, free_port, request
 
 Order = get_model("order", "Order")
 OrderNote = get_model("order", "OrderNote")
@@ -88,14 +88,14 @@ def test_reconcile_captures_a_payment_whose_write_was_lost_exactly_once(placed_o
 
     # then the order is paid, once, for exactly its total
     assert out.splitlines() == [f"order {placed_order.number}: captured",
-                                "reconciled: captured 1, cancelled 0, unchanged 0, errors 0"]
+                                "reconciled: captured 1, cancelled 0, repaired 0, unchanged 0, errors 0"]
     assert err == ""
     _assert_paid_once(placed_order, intent.id)
 
     # when it runs again, then nothing changes
     before = shop_rows()
     out, _ = _run("reconcile_payments")
-    assert out.splitlines() == ["reconciled: captured 0, cancelled 0, unchanged 0, errors 0"]
+    assert out.splitlines() == ["reconciled: captured 0, cancelled 0, repaired 0, unchanged 1, errors 0"]
     assert shop_rows() == before
 
 
@@ -113,7 +113,7 @@ def test_reconcile_cancels_an_order_whose_intent_was_cancelled_at_stripe(client,
 
     # then the order is cancelled and its stock allocation released; nothing was paid
     assert out.splitlines() == [f"order {order.number}: cancelled",
-                                "reconciled: captured 0, cancelled 1, unchanged 0, errors 0"]
+                                "reconciled: captured 0, cancelled 1, repaired 0, unchanged 0, errors 0"]
     order = _reload(order)
     assert order.status == "Cancelled"
     assert _allocated() == allocated_before
@@ -135,7 +135,7 @@ def test_reconcile_leaves_an_order_whose_payment_is_still_open(placed_order, sho
 
     # when reconcile_payments runs, then nothing changes, here or at Stripe
     out, _ = _run("reconcile_payments")
-    assert out.splitlines() == ["reconciled: captured 0, cancelled 0, unchanged 1, errors 0"]
+    assert out.splitlines() == ["reconciled: captured 0, cancelled 0, repaired 0, unchanged 1, errors 0"]
     assert shop_rows() == before
     assert _intent_status(stripe_peer, intent.id) == "requires_payment_method"
 
@@ -288,25 +288,33 @@ def test_cancel_unpaid_orders_with_stripe_unreachable_fails_and_changes_nothing(
     assert _intent_status(stripe_peer, intent.id) == "requires_payment_method"
 
 
-def test_payment_of_the_wrong_amount_is_never_captured_and_noted_once(placed_order, shop_gateway, stripe_peer):
+def test_payment_of_the_wrong_amount_is_refunded_as_excess_and_the_order_cancelled(
+        placed_order, shop_gateway, stripe_peer, django_capture_on_commit_callbacks):
     # given an old order whose intent took 25.00 at Stripe for a 30.00 order
     intent = paid_at_stripe_only(shop_gateway, placed_order, amount=Decimal("25.00"))
     order = _placed_long_ago(placed_order, 31)
     allocated = _allocated()
 
     # when reconcile_payments and cancel_unpaid_orders run, twice each (as from cron)
+    outs = []
     for _ in range(2):
-        _run("reconcile_payments")
-        out, _ = _run("cancel_unpaid_orders", "--older-than", "30")
+        with django_capture_on_commit_callbacks(execute=True):
+            outs.append(_run("reconcile_payments")[0])
+        outs.append(_run("cancel_unpaid_orders", "--older-than", "30")[0])
 
-    # then the order is never marked paid nor cancelled (staff must look: the fan's money is at Stripe),
-    # the intent is left as it is, and staff get one note about it, not one per run
-    assert out.splitlines() == [f"order {order.number}: skipped", "unpaid orders: cancelled 0, captured 0, skipped 1"]
-    assert _reload(order).status == "Pending payment"
+    # then the 25.00 is never booked: it is an excess payment, refunded at Stripe once, and the unpaid order
+    # is cancelled with its stock released; the second round finds nothing to do
+    assert outs[1].splitlines() == [f"order {order.number}: cancelled", "unpaid orders: cancelled 1, captured 0, skipped 0"]
+    assert outs[3].splitlines() == ["unpaid orders: cancelled 0, captured 0, skipped 0"]
+    assert _reload(order).status == "Cancelled"
     assert Source.objects.count() == 0
     assert PaymentEvent.objects.count() == 0
-    assert _allocated() == allocated
-    assert _intent_status(stripe_peer, intent.id) == "succeeded"
-    assert list(OrderNote.objects.filter(order=order).values_list("message", flat=True)) == [
-        f"Stripe payment {intent.id} captured 25.00 USD but the order total is 30.00 USD: "
-        "not marked paid, check and refund."]
+    assert _allocated() == allocated - 1
+    excess = ExcessPayment.objects.get()
+    assert (excess.intent_id, excess.amount, excess.status, excess.refunded_amount) == (
+        intent.id, Decimal("25.00"), "refunded", Decimal("25.00"))
+    assert count_objects(stripe_peer.url, "refunds") == 1
+    assert sorted(OrderNote.objects.filter(order=order).values_list("message", flat=True)) == [
+        "Cancelled: not paid in time; stock released.",
+        f"Stripe payment {intent.id} of 25.00 USD is not this order's payment (captured 25.00 USD but the order "
+        "total is 30.00 USD): recorded as an excess payment and refunded through Stripe."]

@@ -14,8 +14,9 @@ import pytest
 from oscar.core.loading import get_model
 
 from shop.payments import services
+from shop.payments.services import capture as capture_module
 from shop.payments.gateway import StripeGateway, get_gateway
-from shop.payments.models import PaymentAttempt, StripeEvent, StripeRefund
+from shop.payments.models import ExcessPayment, PaymentAttempt, StripeEvent, StripeRefund
 from shop.payments.signing import sign_webhook_payload
 from tests.payments.conftest import WEBHOOK_SECRET
 from tests.payments.events import (
@@ -318,18 +319,20 @@ def test_intent_that_is_not_ours_is_ignored(client, placed_order, shop_gateway, 
     ids=["amount differs", "currency differs"],
 )
 def test_amount_or_currency_mismatch_is_never_marked_paid(client, placed_order, shop_gateway, stripe_peer,
-                                                          amount, currency):
+                                                          amount, currency, django_capture_on_commit_callbacks):
     # given an intent of ours that took another amount or currency than the order's 30.00 USD
     intent = paid_at_stripe_only(shop_gateway, placed_order, amount=amount, currency=currency)
     evt = intent_event(stripe_peer.url, "payment_intent.succeeded", intent.id)
 
     # when its succeeded event is delivered, twice
-    response = signed_post(client, evt)
-    replay = signed_post(client, evt)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = signed_post(client, evt)
+        replay = signed_post(client, evt)
 
-    # then the answer is 200 (nothing for Stripe to retry) but the order is not paid: staff get one note
+    # then the answer is 200 (nothing for Stripe to retry) but the order is not paid: the money is an excess
+    # payment, refunded through Stripe once, and staff get one note
     assert response.status_code == 200
-    assert response.json() == {"outcome": "processed", "detail": f"order {placed_order.number}: mismatch"}
+    assert response.json() == {"outcome": "processed", "detail": f"order {placed_order.number}: excess"}
     assert replay.json() == {"outcome": "duplicate", "detail": "processed"}
     order = _reload(placed_order)
     assert order.status == "Pending payment"
@@ -337,9 +340,12 @@ def test_amount_or_currency_mismatch_is_never_marked_paid(client, placed_order, 
     assert PaymentEvent.objects.count() == 0
     note = OrderNote.objects.get(order=order)
     assert note.message == (
-        f"Stripe payment {intent.id} captured {amount} {currency} but the order total is 30.00 USD: "
-        "not marked paid, check and refund."
+        f"Stripe payment {intent.id} of {amount} {currency} is not this order's payment (captured {amount} "
+        f"{currency} but the order total is 30.00 USD): recorded as an excess payment and refunded through Stripe."
     )
+    excess = ExcessPayment.objects.get()
+    assert (excess.intent_id, excess.amount, excess.currency, excess.status, excess.refunded_amount) == (
+        intent.id, amount, currency, "refunded", amount)
 
 
 def test_processing_failure_answers_500_and_the_retry_processes_once(client, placed_order, shop_gateway,
@@ -358,7 +364,7 @@ def test_processing_failure_answers_500_and_the_retry_processes_once(client, pla
     assert failed.json() == {"outcome": "failed", "detail": "processing failed; Stripe will retry"}
     stored = _stored(evt)
     assert (stored.outcome, stored.deliveries) == (StripeEvent.FAILED, 1)
-    assert stored.detail.startswith("PaymentError: Could not reach Stripe while trying to retrieve a payment intent")
+    assert stored.detail.startswith("StripeUnreachable: Could not reach Stripe while trying to retrieve a payment intent")
     after = shop_rows()
     assert after.pop("stripe_events") == [(evt["id"], StripeEvent.FAILED, 1)]
     before.pop("stripe_events")
@@ -384,12 +390,12 @@ def test_failure_while_writing_rolls_back_and_answers_500(client, placed_order, 
     # given an order paid at Stripe, and a database failure while the capture is written
     intent = paid_at_stripe_only(shop_gateway, placed_order)
     evt = intent_event(stripe_peer.url, "payment_intent.succeeded", intent.id)
-    real_post_sale = services.fundraising.post_sale
+    real_post_sale = capture_module.fundraising.post_sale
 
     def failing_post_sale(**kwargs):
         raise RuntimeError("ledger unavailable")
 
-    monkeypatch.setattr(services.fundraising, "post_sale", failing_post_sale)
+    monkeypatch.setattr(capture_module.fundraising, "post_sale", failing_post_sale)
     before = shop_rows()
 
     # when the event is delivered
@@ -406,7 +412,7 @@ def test_failure_while_writing_rolls_back_and_answers_500(client, placed_order, 
     assert PaymentAttempt.objects.get(intent_id=intent.id).status == PaymentAttempt.CREATED
 
     # when the retry comes after the failure is gone, then it is captured once
-    monkeypatch.setattr(services.fundraising, "post_sale", real_post_sale)
+    monkeypatch.setattr(capture_module.fundraising, "post_sale", real_post_sale)
     assert signed_post(client, evt).status_code == 200
     assert _reload(placed_order).status == "Paid"
     assert Source.objects.count() == 1
@@ -566,7 +572,7 @@ def test_dispute_created_adds_one_note_for_staff(client, placed_order, shop_gate
     # then staff get one note; the order and its money are unchanged
     assert response.status_code == 200
     assert response.json() == {"outcome": "processed",
-                               "detail": f"order {order.number}: dispute {dispute['id']} opened"}
+                               "detail": f"order {order.number}: dispute {dispute['id']} needs_response"}
     notes = list(OrderNote.objects.filter(order=order).order_by("pk").values_list("message", flat=True))
     assert len(notes) == notes_before + 1
     assert notes[-1] == f"Dispute {dispute['id']} opened for 30.00 USD (needs_response)."
@@ -611,11 +617,11 @@ def test_dispute_won_adds_a_note_only(client, placed_order, shop_gateway, stripe
     # when charge.dispute.closed is delivered
     response = signed_post(client, dispute_event("charge.dispute.closed", dispute, previous_status="under_review"))
 
-    # then staff get a note and nothing else changes
+    # then staff get notes (first seen here: opened, then closed) and nothing else changes
     assert response.status_code == 200
     after = shop_rows()
     after.pop("stripe_events"), before.pop("stripe_events")
-    assert after.pop("notes") == before.pop("notes") + 1
+    assert after.pop("notes") == before.pop("notes") + 2
     assert after == before
     note = OrderNote.objects.filter(order=order).order_by("pk").last()
     assert note.message == f"Dispute {dispute['id']} closed: won."

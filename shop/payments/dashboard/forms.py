@@ -1,7 +1,9 @@
-from decimal import Decimal
-
 from django import forms
+from django.core.validators import MinValueValidator
 from django.utils.translation import gettext_lazy as _
+
+from fundraising.forms_money import MoneyAmountField
+from shop.currency import stripe_quantum
 
 
 class RefundForm(forms.Form):
@@ -11,14 +13,17 @@ class RefundForm(forms.Form):
         choices=[(WHOLE, _("the whole order (what is left of it)")), (LINES, _("chosen lines")),
                  (AMOUNT, _("an amount"))],
     )
-    amount = forms.DecimalField(label=_("Amount"), required=False, min_value=Decimal("0.01"), max_digits=12,
-                                decimal_places=2)
+    # In the order's currency (set in __init__), and only what Stripe can refund in it.
+    amount = MoneyAmountField(label=_("Amount"), required=False, stripe=True)
     reason = forms.CharField(label=_("Reason"), max_length=255, required=False)
     request_id = forms.RegexField(regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput)
 
     def __init__(self, *args, order, **kwargs):
         super().__init__(*args, **kwargs)
         self.order = order
+        amount = self.fields["amount"]
+        amount.currency = order.currency
+        amount.validators.append(MinValueValidator(stripe_quantum(order.currency)))
         self.lines = list(order.lines.all())
         for line in self.lines:
             self.fields[f"line_{line.pk}"] = forms.IntegerField(
@@ -31,7 +36,7 @@ class RefundForm(forms.Form):
     def clean(self):
         data = super().clean()
         scope = data.get("scope")
-        if scope == self.AMOUNT and not data.get("amount"):
+        if scope == self.AMOUNT and not data.get("amount") and not self.has_error("amount"):
             self.add_error("amount", _("Enter the amount to refund."))
         if scope == self.LINES:
             chosen = {line: data.get(f"line_{line.pk}") or 0 for line in self.lines}

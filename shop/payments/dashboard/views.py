@@ -8,6 +8,7 @@ from oscar.apps.payment.exceptions import PaymentError
 from oscar.core.loading import get_model
 
 from shop.payments import services
+from shop.payments.gateway import StripeUnreachable
 from shop.payments.dashboard.forms import RefundForm
 
 Order = get_model("order", "Order")
@@ -59,6 +60,11 @@ class RefundView(FormView):
             )
         except services.RefundRefused as exc:
             form.add_error(None, str(exc))
+            return self.form_invalid(form)
+        except StripeUnreachable:
+            form.add_error(None, _("Stripe did not answer, so whether it refunded is not known yet. The amount "
+                                   "stays reserved: post this form again to finish it (it never refunds twice), "
+                                   "or reconcile_payments will settle it."))
             return self.form_invalid(form)
         except PaymentError as exc:
             form.add_error(None, _("Stripe did not take the refund: %(error)s") % {"error": exc})
