@@ -1,9 +1,12 @@
 """Currencies and their minor units (ISO 4217), free of Django so every layer can use it.
 
 Amounts are Decimals in major units everywhere except inside the Stripe boundary, which speaks in
-integer minor units; these two conversions are the only place the exponent is applied.
+integer minor units by Stripe's own rules (to_stripe_minor / from_stripe_minor, not to_minor / from_minor:
+Stripe's table differs from ISO 4217 for MGA, ISK, HUF, TWD, UGX and the three-decimal currencies).
+Amounts typed by people or sent by API clients are read by parse_amount, one rule for every form.
 """
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 
 # ISO 4217 minor-unit exponents that differ from 2 (everything not listed has 2).
@@ -59,3 +62,170 @@ def from_minor(minor: int, currency: str) -> Decimal:
     if isinstance(minor, bool) or not isinstance(minor, int):
         raise TypeError(f"minor units must be an int, not {type(minor).__name__}")
     return Decimal(minor).scaleb(-exponent(currency)).quantize(quantum(currency))
+
+
+# --- Stripe's minor units (https://docs.stripe.com/currencies) ----------------------------------------------
+# Stripe's table differs from ISO 4217, so the Stripe boundary converts with these and never with to_minor.
+
+#: Charged in whole units and sent without decimals (MGA has 2 decimals in ISO 4217 but none at Stripe).
+_STRIPE_ZERO_DECIMAL = frozenset({
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "VND", "VUV", "XAF", "XOF", "XPF",
+})
+#: Charged in whole units but sent as two-decimal amounts, which must therefore end in 00 (5 ISK -> 500).
+_STRIPE_WHOLE_SENT_AS_TWO_DECIMALS = frozenset({"HUF", "ISK", "TWD", "UGX"})
+#: Sent with three decimals; the last one must be 0, so Stripe charges them in hundredths (1.230 KWD -> 1230).
+_STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+
+
+def _stripe_exponent(code: str) -> int:
+    if code in _STRIPE_ZERO_DECIMAL:
+        return 0
+    if code in _STRIPE_THREE_DECIMAL:
+        return 3
+    return 2
+
+
+def stripe_quantum(currency: str) -> Decimal:
+    """The smallest amount Stripe can charge in the currency, in major units.
+
+    Decimal('1') for the zero-decimal currencies and for HUF, ISK, TWD and UGX, Decimal('0.01') for the
+    three-decimal currencies and for every other currency. Always a whole number of the ISO minor unit.
+    """
+    code = normalise(currency)
+    if code in _STRIPE_ZERO_DECIMAL or code in _STRIPE_WHOLE_SENT_AS_TWO_DECIMALS:
+        return Decimal(1)
+    return Decimal("0.01")
+
+
+def _whole_multiple(amount: Decimal, step: Decimal) -> bool:
+    # scaleb rather than %: Decimal's remainder fails once the quotient outgrows the context's precision.
+    scaled = amount.scaleb(-step.as_tuple().exponent)
+    return scaled == scaled.to_integral_value()
+
+
+def _stripe_unit(code: str) -> str:
+    step = stripe_quantum(code)
+    return f"whole {code}" if step == 1 else f"steps of {step} {code}"
+
+
+def to_stripe_minor(amount: Decimal, currency: str) -> int:
+    """Major units to the integer ``amount`` Stripe expects, by Stripe's rules rather than ISO 4217's.
+
+    5 JPY -> 5, 5 MGA -> 5, 12.34 USD -> 1234, 5 ISK -> 500, 1234 HUF -> 123400, 1.230 KWD -> 1230.
+    Raises CurrencyError for an amount Stripe cannot charge (5.50 MGA, 10.50 HUF, 1.235 KWD), and
+    TypeError for anything but a Decimal.
+    """
+    if not isinstance(amount, Decimal):
+        raise TypeError(f"amount must be a Decimal, not {type(amount).__name__}")
+    code = normalise(currency)
+    if not amount.is_finite() or not _whole_multiple(amount, stripe_quantum(code)):
+        raise CurrencyError(f"Stripe cannot charge {amount} {code}: it charges {code} in {_stripe_unit(code)}")
+    return int(amount.scaleb(_stripe_exponent(code)))
+
+
+def from_stripe_minor(minor: int, currency: str) -> Decimal:
+    """Stripe's integer ``amount`` to a Decimal in major units, at the currency's ISO 4217 scale.
+
+    500 ISK -> Decimal('5'), 123400 HUF -> Decimal('1234.00'), 5 MGA -> Decimal('5.00'),
+    1230 KWD -> Decimal('1.230'). Raises CurrencyError when the amount is finer than the ISO minor unit
+    (550 ISK would be 5.50 ISK), TypeError for anything but an int.
+    """
+    if isinstance(minor, bool) or not isinstance(minor, int):
+        raise TypeError(f"minor units must be an int, not {type(minor).__name__}")
+    code = normalise(currency)
+    amount = Decimal(minor).scaleb(-_stripe_exponent(code))
+    if not _whole_multiple(amount, quantum(code)):
+        raise CurrencyError(f"Stripe amount {minor} {code} is finer than the ISO minor unit of {code}")
+    return amount.quantize(quantum(code))
+
+
+# --- Amounts typed by people ----------------------------------------------------------------------------------
+
+#: More digits than this before the decimal point is a typo, not an amount (and overflows the money columns).
+MAX_INTEGER_DIGITS = 12
+
+# ASCII digits only ([0-9], not \d, which takes any script's digits), at most one point, an optional leading
+# minus; no exponent, no plus sign, no thousands separator, no NaN or Infinity.
+_PLAIN_DECIMAL = re.compile(r"(-?)([0-9]*)(?:\.([0-9]*))?")
+
+#: Names of a whole unit for the message "Enter an amount in whole yen (JPY has no decimals)."; others use the code.
+_UNIT_NAMES = {"JPY": "yen", "KRW": "won"}
+
+
+class AmountError(CurrencyError):
+    """Text that is not an acceptable amount of a currency.
+
+    ``code`` (invalid, negative, too_large, whole, decimals, stripe) and ``params`` let a form word the
+    message in the user's language; ``str()`` is the English sentence.
+    """
+
+    def __init__(self, message: str, *, code: str, params: dict):
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
+def amount_example(currency: str | None) -> str:
+    """A sample amount written the way parse_amount wants it: 12.50 USD, 1250 JPY, 12.500 KWD."""
+    places = 2 if currency is None else exponent(currency)
+    return "1250" if places == 0 else format(Decimal("12.5").quantize(Decimal(1).scaleb(-places)), "f")
+
+
+def parse_amount(text, currency: str | None, *, allow_negative: bool = False, stripe: bool = False) -> Decimal:
+    """An amount typed by staff or sent by an API client, as a Decimal at the currency's ISO scale.
+
+    Accepts plain decimal notation only ("12.50", "12", ".5", with a leading "-" when ``allow_negative``)
+    and refuses, with an AmountError: exponent notation ("1e1"), NaN and Infinity, a plus sign, thousands
+    separators, more than MAX_INTEGER_DIGITS digits before the point, and an amount finer than the
+    currency's minor unit ("0.001" USD, "1.5" JPY; trailing zeros are not finer: "1.500" USD is 1.50).
+    ``stripe=True`` also refuses what Stripe cannot charge in the currency (10.50 HUF, 1.235 KWD).
+    ``currency=None`` (not known yet) checks the notation and the size only and returns the number as typed.
+    """
+    if isinstance(text, Decimal) and text.is_finite():
+        text = format(text, "f")
+    elif isinstance(text, int) and not isinstance(text, bool):
+        text = str(text)
+    if not isinstance(text, str):
+        raise TypeError(f"an amount to parse must be text, not {type(text).__name__}")
+    code = None if currency is None else normalise(currency)
+    example = amount_example(code)
+    stripped = text.strip()
+    match = _PLAIN_DECIMAL.fullmatch(stripped)
+    if match is None or not (match.group(2) or match.group(3)):
+        raise AmountError(
+            f"Enter the amount in plain decimal notation, like {example}: digits and at most one decimal point, "
+            f"no exponent, thousands separator or plus sign.",
+            code="invalid", params={"example": example},
+        )
+    sign, whole, fraction = match.group(1), match.group(2).lstrip("0"), (match.group(3) or "").rstrip("0")
+    if sign and not allow_negative:
+        raise AmountError("Enter an amount that is not negative.", code="negative", params={})
+    if len(whole) > MAX_INTEGER_DIGITS:
+        raise AmountError(
+            f"Enter at most {MAX_INTEGER_DIGITS} digits before the decimal point.",
+            code="too_large", params={"digits": MAX_INTEGER_DIGITS},
+        )
+    if code is None:
+        return Decimal(stripped)
+    places = exponent(code)
+    if len(fraction) > places:
+        if places == 0:
+            unit = _UNIT_NAMES.get(code, code)
+            raise AmountError(
+                f"Enter an amount in whole {unit} ({code} has no decimals).",
+                code="whole", params={"unit": unit, "currency": code},
+            )
+        raise AmountError(
+            f"Enter at most {places} decimal places for {code}.",
+            code="decimals", params={"places": places, "currency": code},
+        )
+    amount = Decimal(f"{sign}{whole or '0'}.{fraction or '0'}").quantize(quantum(code))
+    if amount == 0:
+        amount = abs(amount)  # "-0" is zero, not a negative zero that prints as "-0.00"
+    if stripe and not _whole_multiple(amount, stripe_quantum(code)):
+        step = stripe_quantum(code)
+        raise AmountError(
+            f"Stripe charges {code} in steps of {step} {code}: {amount} {code} cannot be charged.",
+            code="stripe", params={"currency": code, "step": step, "amount": amount},
+        )
+    return amount

@@ -1,16 +1,17 @@
-from decimal import Decimal
-
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from fundraising.forms_money import MoneyAmountField
+
 
 class UnitCostForm(forms.Form):
-    amount = forms.DecimalField(
-        label=_("Unit cost"), min_value=Decimal("0.00"), max_digits=12, decimal_places=2,
+    amount = MoneyAmountField(
+        label=_("Unit cost"),
         help_text=_("What one unit costs us, in the stock record's currency. Orders already placed keep the cost "
                     "they were placed with."),
     )
 
-    def __init__(self, *args, price=None, **kwargs):
+    def __init__(self, *args, price=None, currency=None, **kwargs):
         self.price = price
         super().__init__(*args, **kwargs)
+        self.fields["amount"].currency = currency

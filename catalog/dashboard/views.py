@@ -53,6 +53,7 @@ class UnitCostUpdateView(FormView):
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
         kwargs["price"] = self.stockrecord.price
+        kwargs["currency"] = self.stockrecord.price_currency
         return kwargs
 
     def get_initial(self):

@@ -4,11 +4,13 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from fundraising.forms_money import MoneyAmountField
 from fundraising.models import Account, Beneficiary, CampaignGoal, LedgerTransaction
 from fundraising.selectors import account_balance
-from shop.currency import CurrencyError, normalise, quantize, quantum
+from shop.currency import CurrencyError, normalise, quantize
 
 
 def currency_choices():
@@ -85,11 +87,23 @@ class StatementForm(forms.Form):
 class DisbursementForm(forms.Form):
     beneficiary = forms.ModelChoiceField(label=_("Beneficiary"), queryset=Beneficiary.objects.order_by("name"))
     currency = CurrencyField(label=_("Currency"))
-    amount = forms.DecimalField(label=_("Amount"), min_value=Decimal("0.0001"), max_digits=18, decimal_places=4)
+    # Checked against the currency chosen above once clean_currency has run (fields clean in this order).
+    amount = MoneyAmountField(label=_("Amount"))
     paid_on = forms.DateField(label=_("Paid on"), widget=forms.DateInput(attrs={"type": "date"}))
     reference = forms.CharField(
         label=_("Payout reference"), max_length=200, help_text=_("Bank transfer id or receipt number.")
     )
+
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"]
+        self.fields["amount"].currency = currency
+        return currency
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount <= 0:
+            raise forms.ValidationError(_("Enter an amount above zero."))
+        return amount
 
     def clean_paid_on(self):
         paid_on = self.cleaned_data["paid_on"]
@@ -101,10 +115,6 @@ class DisbursementForm(forms.Form):
         data = super().clean()
         beneficiary, currency, amount = data.get("beneficiary"), data.get("currency"), data.get("amount")
         if beneficiary is None or not currency or amount is None:
-            return data
-        if quantize(amount, currency) != amount:
-            self.add_error("amount", _("Give the amount to the currency's minor unit (%(quantum)s).") % {
-                "quantum": quantum(currency)})
             return data
         account = Account.objects.filter(kind=Account.Kind.PAYABLE, beneficiary=beneficiary, currency=currency).first()
         payable = account_balance(account=account) if account else quantize(Decimal(0), currency)
@@ -156,6 +166,14 @@ class ShareRuleForm(forms.Form):
 
 
 class GoalForm(forms.ModelForm):
+    """The goal in the instance's currency (the shop currency): no finer than its minor unit, never negative."""
+
+    amount = MoneyAmountField(label=capfirst(CampaignGoal._meta.get_field("amount").verbose_name))
+
     class Meta:
         model = CampaignGoal
         fields = ["amount"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].currency = self.instance.currency

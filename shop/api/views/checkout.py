@@ -4,22 +4,85 @@ The storefront's PaymentDetailsView.place_order locks the basket's stock, lets O
 takes the donation snapshot, all in one transaction; oscarapi's CheckoutSerializer calls the same
 OrderPlacementMixin.place_order, so the same wrapping goes there. The order is then remembered in the
 session that placed it, which is what lets a guest pay it (shop.checkout.views.order_for_request).
+
+The money a client may send (the expected ``total`` and ``shipping_charge``) is read like every amount staff
+type: plain decimal notation, no finer than the basket currency's minor unit (MoneyAmountField's rules).
 """
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_model
 from oscarapi.serializers.checkout import CheckoutSerializer as OscarApiCheckoutSerializer
+from oscarapi.serializers.checkout import PriceSerializer
 from oscarapi.views.checkout import CheckoutView as OscarApiCheckoutView
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 
 from fundraising import services as fundraising
+from fundraising.forms_money import MoneyAmountField
 from shop.checkout.stock import OutOfStock, lock_stock_for_basket
 from shop.checkout.views import remember_payable_order
 
 Order = get_model("order", "Order")
 
 
+class AmountField(serializers.Field):
+    """An amount sent by a client: a JSON string (or integer) in plain decimal notation.
+
+    A JSON float is refused: its notation (1e1, 0.1 read as binary) is lost before we see it. The decimals
+    are checked against the basket's currency in CheckoutSerializer.validate, once the basket is known.
+    """
+
+    default_error_messages = {
+        "not_text": _('Send the amount as a string in plain decimal notation, like "12.50".'),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (str, int)):
+            self.fail("not_text")
+        return _clean_amount(data, currency=None)
+
+    def to_representation(self, value):
+        return format(value, "f")
+
+
+def _clean_amount(value, *, currency):
+    try:
+        return MoneyAmountField(currency=currency).clean(value)
+    except DjangoValidationError as error:
+        raise serializers.ValidationError(error.messages) from None
+
+
+class PriceInputSerializer(PriceSerializer):
+    excl_tax = AmountField(required=True)
+    incl_tax = AmountField(required=False)
+    tax = AmountField(required=False)
+
+
 class CheckoutSerializer(OscarApiCheckoutSerializer):
+    total = AmountField(required=False)
+    shipping_charge = PriceInputSerializer(many=False, required=False)
+
+    def validate(self, attrs):
+        currency = attrs["basket"].currency
+        if currency:  # an empty basket has none; oscarapi refuses it with its own message
+            errors = {}
+            if attrs.get("total") is not None:
+                try:
+                    _clean_amount(attrs["total"], currency=currency)
+                except serializers.ValidationError as error:
+                    errors["total"] = error.detail
+            for name, amount in (attrs.get("shipping_charge") or {}).items():
+                if name == "currency" or amount is None:
+                    continue
+                try:
+                    _clean_amount(amount, currency=currency)
+                except serializers.ValidationError as error:
+                    errors.setdefault("shipping_charge", {})[name] = error.detail
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().validate(attrs)
+
     def place_order(self, *args, **kwargs):
         try:
             with transaction.atomic():
