@@ -39,6 +39,9 @@ class PaymentAttempt(models.Model):
     booked = models.BooleanField(default=False)
     # sha256 of the client's address (card-testing limits); never the address itself.
     client_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    # The card was refused (a decline or failed 3D Secure): counted by the card-testing limits even after
+    # the intent is cancelled at Stripe.
+    declined = models.BooleanField(default=False)
     amount = models.DecimalField(max_digits=12, decimal_places=3)
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=32, choices=STATUSES, default=CREATED)

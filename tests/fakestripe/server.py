@@ -47,7 +47,9 @@ import stripe._request_options
 import stripe.params
 
 API_VERSION = stripe.api_version  # "2026-10-28.endive" for stripe-python 16.1.0
-DEFAULT_FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "stripe" / "fixtures3.json"
+# A copy of ../shared/stripe/fixtures3.json (Stripe's published example objects, from stripe/openapi) kept
+# beside the fake, so the tests run wherever the repository is cloned.
+DEFAULT_FIXTURES = Path(__file__).resolve().parent / "fixtures3.json"
 MAX_HANG_SECONDS = 30.0
 
 _ALNUM = string.ascii_letters + string.digits
@@ -1529,7 +1531,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument("--fixtures", default=os.environ.get("FAKESTRIPE_FIXTURES", str(DEFAULT_FIXTURES)),
-                        help="Stripe's fixtures3.json (default: ../shared/stripe/fixtures3.json)")
+                        help="Stripe's fixtures3.json (default: the copy beside this file)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
     server = FakeStripeServer(args.port, load_fixtures(args.fixtures), verbose=args.verbose)

@@ -81,3 +81,35 @@ def place_order(client, *, skus=(("P6-TEE-BLK-M", 1),), email="fan@example.org")
 def placed_order(client, p6_catalogue):
     order, _ = place_order(client)
     return order
+
+
+# --- the Stripe-shaped fake (tests/fakestripe): real shapes, real fees, strict parameters -------------
+
+
+@pytest.fixture(scope="session")
+def fake_stripe_process():
+    from tests.fakestripe import StripeFake
+
+    with StripeFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_stripe(fake_stripe_process, settings):
+    """The shop configured against an emptied Stripe-shaped fake (STRIPE_PEER "stripe": no localstripe
+    leniency). Returns the StripeFake (control helpers: fault, complete_3ds, set_refund_status, event...)."""
+    fake_stripe_process.flush()
+    settings.STRIPE_SECRET_KEY = fake_stripe_process.secret_key
+    settings.STRIPE_PUBLISHABLE_KEY = fake_stripe_process.publishable_key
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    settings.STRIPE_API_BASE = fake_stripe_process.url
+    settings.STRIPE_PEER = "stripe"
+    settings.STRIPE_TIMEOUT = 5
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    return fake_stripe_process
+
+
+@pytest.fixture
+def fake_gateway(fake_stripe):
+    return StripeGateway(secret_key=fake_stripe.secret_key, webhook_secret=WEBHOOK_SECRET, api_base=fake_stripe.url,
+                         timeout=5, max_network_retries=0)

@@ -68,6 +68,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='paymentattempt',
+            name='declined',
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
+            model_name='paymentattempt',
             name='client_hash',
             field=models.CharField(blank=True, db_index=True, max_length=64),
         ),

@@ -95,7 +95,12 @@ def check_attempt(*, order, intent_id, gateway=None):
     except PaymentError as exc:
         logger.warning("order %s: could not retrieve %s: %s", order.number, intent_id, exc)
         return PayOutcome("error", attempt, message=_unconfirmed_message())
-    return apply_intent(order=order, attempt=attempt, intent=intent, gateway=gateway)
+    outcome = apply_intent(order=order, attempt=attempt, intent=intent, gateway=gateway)
+    order.refresh_from_db(fields=["status"])
+    if outcome.status == "declined" and order.status in PAID_STATUSES:
+        # 3D Secure finished in a tab whose intent was cancelled because another tab paid: the order is paid.
+        return PayOutcome("succeeded", attempt, message=_("This order is already paid."))
+    return outcome
 
 
 def apply_intent(*, order, attempt, intent, gateway=None):
@@ -163,7 +168,7 @@ def _claim(*, order, client, limits=True):
             raise PaymentInProgress(_("A payment for this order is already in progress. Please wait a moment."))
         if limits:
             hour_ago = now - timedelta(hours=1)
-            failed = PaymentAttempt.objects.filter(status=PaymentAttempt.FAILED, updated_at__gt=hour_ago)
+            failed = PaymentAttempt.objects.filter(declined=True, updated_at__gt=hour_ago)
             if failed.filter(order=locked).count() >= settings.SHOP_PAY_FAILURES_PER_ORDER or (
                 client and failed.filter(client_hash=client).count() >= settings.SHOP_PAY_FAILURES_PER_ADDRESS
             ):
@@ -181,7 +186,10 @@ def release_lease(attempt, status, error=""):
 
 
 def _set(attempt, status, error):
-    PaymentAttempt.objects.filter(pk=attempt.pk).update(status=status, last_error=error, updated_at=timezone.now())
+    fields = {"status": status, "last_error": error, "updated_at": timezone.now()}
+    if status == PaymentAttempt.FAILED:
+        fields["declined"] = True
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(**fields)
     attempt.status, attempt.last_error = status, error
 
 
