@@ -306,6 +306,15 @@ OSCAR_DASHBOARD_NAVIGATION.append(
         ],
     }
 )
+OSCAR_DASHBOARD_NAVIGATION.append(
+    {
+        "label": _("Payments"),
+        "icon": "fas fa-credit-card",
+        "children": [
+            {"label": _("Excess payments"), "url_name": "payments-dashboard:excess-list"},
+        ],
+    }
+)
 # Every entry points at a URL of fundraising.dashboard (an OscarDashboardConfig): Oscar hides each one
 # from staff without its permission (fundraising.view_ledger / fundraising.record_disbursement).
 OSCAR_DASHBOARD_NAVIGATION.append(

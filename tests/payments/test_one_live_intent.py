@@ -279,3 +279,41 @@ def test_d_a_payment_racing_the_cancellation_never_charges_a_cancelled_order(fak
         assert (paid.status, cancelled) == ("in_progress", "cancelled")
         assert (order.status, charges) == ("Cancelled", [])
         assert list(order.lines.values_list("num_allocated", flat=True)) == [0]
+
+
+def test_staff_see_excess_payments_on_the_order_page_and_in_their_list(client, staff_client, placed_order,
+                                                                      fake_stripe, campaign,
+                                                                      django_capture_on_commit_callbacks):
+    # given a paid order and a second charge for it (attempt 2, made by hand at Stripe: e.g. a late worker)
+    assert _pay(client, placed_order, payment_method="pm_card_visa").json()["status"] == "succeeded"
+    gateway = services.paying.get_gateway()
+    second = gateway.create_intent(amount=TOTAL, currency="USD", order_number=placed_order.number, attempt=2)
+    PaymentAttempt.objects.create(order=placed_order, number=2, intent_id=second.id, amount=TOTAL, currency="USD")
+    second = gateway.confirm_intent(second.id, payment_method="pm_card_visa")
+    # when the shop learns of it
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.payment_captured(order=placed_order, intent=second)
+    # then it is an excess payment, refunded through Stripe once (pending there), never part of the sale
+    assert result.outcome == "excess"
+    excess = ExcessPayment.objects.get()
+    assert (excess.charge_id, excess.amount, excess.status) == (second.latest_charge_id, TOTAL, "refund_pending")
+    [refund] = [r for r in fake_stripe.requests(method="POST") if r["path"] == "/v1/refunds"]
+    assert (refund["idempotency_key"], refund["params"]["charge"], refund["params"]["amount"]) == (
+        f"excess:{second.latest_charge_id}:0", second.latest_charge_id, "3000")
+    assert LedgerTransaction.objects.filter(order=placed_order).count() == 1
+    assert Order.objects.get(pk=placed_order.pk).status == "Paid"
+    # and staff see it on the order page and in the list of excess payments
+    page = staff_client.get(reverse("dashboard:order-detail", kwargs={"number": placed_order.number}))
+    assert page.status_code == 200
+    assert second.latest_charge_id in page.content.decode()
+    listing = staff_client.get(reverse("payments-dashboard:excess-list") + "?open=1")
+    assert listing.status_code == 200
+    assert [row.charge_id for row in listing.context["excess_payments"]] == [second.latest_charge_id]
+    # when Stripe reports the refund succeeded (refund.updated), then the excess is refunded; the sale untouched
+    fake_stripe.set_refund_status(excess.refund_id, "succeeded")
+    from tests.payments.events import signed_post
+    assert signed_post(client, fake_stripe.event("refund.updated", excess.refund_id)).status_code == 200
+    excess.refresh_from_db()
+    assert (excess.status, excess.refunded_amount) == ("refunded", TOTAL)
+    assert LedgerTransaction.objects.filter(order=placed_order).count() == 1
+    assert list(staff_client.get(reverse("payments-dashboard:excess-list") + "?open=1").context["excess_payments"]) == []

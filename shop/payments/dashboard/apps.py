@@ -4,18 +4,21 @@ from oscar.core.application import OscarDashboardConfig
 
 
 class PaymentsDashboardConfig(OscarDashboardConfig):
-    """Refunds from the dashboard's order page (Oscar's dashboard itself is never forked)."""
+    """Refunds from the dashboard's order page and the list of excess payments (Oscar's dashboard itself is
+    never forked)."""
 
     label = "payments_dashboard"
     name = "shop.payments.dashboard"
     namespace = "payments-dashboard"
     verbose_name = _("Payments dashboard")
     default_permissions = ["is_staff", "order.change_order"]
-    permissions_map = {"order-refund": (["is_staff", "order.change_order"],)}
+    permissions_map = {"order-refund": (["is_staff", "order.change_order"],),
+                       "excess-list": (["is_staff", "order.change_order"],)}
 
     def get_urls(self):
         from shop.payments.dashboard import views
 
         return self.post_process_urls([
             path("orders/<str:number>/refund/", views.RefundView.as_view(), name="order-refund"),
+            path("excess-payments/", views.ExcessPaymentListView.as_view(), name="excess-list"),
         ])

@@ -3,11 +3,11 @@ import uuid
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
-from django.views.generic import FormView
+from django.views.generic import FormView, ListView
 from oscar.apps.payment.exceptions import PaymentError
 from oscar.core.loading import get_model
 
-from shop.payments import services
+from shop.payments import selectors, services
 from shop.payments.gateway import StripeUnreachable
 from shop.payments.dashboard.forms import RefundForm
 
@@ -79,3 +79,14 @@ class RefundView(FormView):
 
     def form_invalid(self, form):
         return self.render_to_response(self.get_context_data(form=form), status=400 if form.is_bound else 200)
+
+
+class ExcessPaymentListView(ListView):
+    """Money Stripe took beyond orders' booked payments, and where its refund stands."""
+
+    template_name = "payments/dashboard/excess_list.html"
+    context_object_name = "excess_payments"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return selectors.excess_payments(open_only=self.request.GET.get("open") == "1")

@@ -1,0 +1,41 @@
+"""What staff read about an order's money (selectors: no writes)."""
+
+from dataclasses import dataclass
+
+from shop.payments.models import ExcessPayment, PaymentAttempt, StripeDispute, StripeRefund
+from shop.payments.services.common import captured_amount, refunded_or_reserved, refunded_total
+
+
+@dataclass(frozen=True)
+class OrderMoney:
+    booked: PaymentAttempt | None
+    captured: object
+    refunded: object
+    reserved: object  # requested or pending refunds, not yet money back
+    refunds: list
+    excess: list
+    disputes: list
+    attempts: list
+
+
+def order_money(order):
+    """The booked payment, refunds by state, excess payments, disputes and attempts of one order."""
+    refunded = refunded_total(order)
+    return OrderMoney(
+        booked=PaymentAttempt.objects.filter(order=order, booked=True).first(),
+        captured=captured_amount(order),
+        refunded=refunded,
+        reserved=refunded_or_reserved(order) - refunded,
+        refunds=list(StripeRefund.objects.filter(order=order).order_by("created_at")),
+        excess=list(ExcessPayment.objects.filter(order=order).order_by("created_at")),
+        disputes=list(StripeDispute.objects.filter(order=order).order_by("created_at")),
+        attempts=list(PaymentAttempt.objects.filter(order=order).order_by("number")),
+    )
+
+
+def excess_payments(*, open_only=False):
+    """Every excess payment, newest first; `open_only`: those not yet refunded."""
+    rows = ExcessPayment.objects.select_related("order").order_by("-created_at")
+    if open_only:
+        rows = rows.exclude(status=ExcessPayment.REFUNDED)
+    return rows
