@@ -190,3 +190,17 @@ def test_amounts_stripe_cannot_charge_are_refused_before_any_request(fake_gatewa
     with pytest.raises(CurrencyError, match="Stripe cannot charge"):
         fake_gateway.create_intent(amount=amount, currency=currency, order_number="1", attempt=1)
     assert fake_stripe.requests() == []
+
+
+def test_in_localstripe_mode_the_card_is_set_by_update_then_confirmed(fake_stripe):
+    # localstripe cannot confirm with a payment method; the demo mode sets it first (valid on real Stripe too)
+    lenient = StripeGateway(secret_key=fake_stripe.secret_key, webhook_secret=WEBHOOK_SECRET, api_base=fake_stripe.url,
+                            max_network_retries=0, localstripe=True)
+    intent = lenient.create_intent(amount=Decimal("20.00"), currency="USD", order_number="1", attempt=1)
+    paid = lenient.confirm_intent(intent.id, payment_method="pm_card_visa")
+    assert paid.status == "succeeded"
+    update, confirm = [r for r in fake_stripe.requests(method="POST") if r["path"] != "/v1/payment_intents"]
+    assert (update["path"], update["params"]) == (f"/v1/payment_intents/{intent.id}", {"payment_method": "pm_card_visa"})
+    assert (confirm["path"], confirm["params"]) == (f"/v1/payment_intents/{intent.id}/confirm", {})
+    # and localstripe's fee of 0 is never trusted: the gateway reports none in that mode
+    assert lenient.retrieve_charge(paid.latest_charge_id).balance_transaction_fee is None
