@@ -33,6 +33,7 @@ from fundraising.models import (
 
 Order = get_model("order", "Order")
 Line = get_model("order", "Line")
+Source = get_model("payment", "Source")
 
 #: Order statuses that mean the money was taken (settings.SHOP_PAID_ORDER_STATUSES, next to the pipeline).
 PAID_ORDER_STATUSES = tuple(settings.SHOP_PAID_ORDER_STATUSES)
@@ -81,6 +82,7 @@ def ledger_violations():
     yield from _check_reversals()
     yield from _check_balances()
     yield from _check_paid_orders()
+    yield from _check_status_follows_money()
     yield from _check_sales_match_breakdowns()
     yield from _check_disbursements()
     yield from _check_checkpoint()
@@ -266,6 +268,22 @@ def _check_paid_orders():
         .order_by("number").values_list("number", "status")
     ):
         yield f"sale: order {number} has a sale transaction but is not paid (status {status!r}, nothing debited)"
+
+
+def _check_status_follows_money():
+    """An order whose status says paid has a booked payment (a payment Source with money debited), and an
+    order pending payment or cancelled has none: nothing a staff member clicked can separate the two."""
+    debited = Source.objects.filter(amount_debited__gt=0).values("order_id")
+    for number, status in (
+        Order.objects.filter(status__in=PAID_ORDER_STATUSES).exclude(pk__in=debited)
+        .order_by("number").values_list("number", "status")
+    ):
+        yield f"status: order {number} is {status!r} but no payment was booked for it"
+    for number, status in (
+        Order.objects.exclude(status__in=PAID_ORDER_STATUSES).filter(pk__in=debited)
+        .order_by("number").values_list("number", "status")
+    ):
+        yield f"status: order {number} is {status!r} but a payment was booked for it"
 
 
 def _check_sales_match_breakdowns():

@@ -292,6 +292,8 @@ OSCAR_ORDER_STATUS_PIPELINE = {
     "Cancelled": (),
 }
 OSCAR_LINE_STATUS_PIPELINE = OSCAR_ORDER_STATUS_PIPELINE
+# Staff get only the fulfilment steps of this pipeline in the dashboard (shop/payments/dashboard/status.py).
+OSCAR_DYNAMIC_CLASS_LOADER = "shop.loading.class_loader"
 # Statuses in which an order's money has been captured: payments and the ledger's verify_ledger read this.
 SHOP_PAID_ORDER_STATUSES = ("Paid", "Being processed", "Shipped", "Refunded")
 OSCAR_ORDER_STATUS_CASCADE = {"Paid": "Paid", "Cancelled": "Cancelled", "Shipped": "Shipped", "Refunded": "Refunded"}

@@ -12,20 +12,35 @@ class OrderMoney:
     captured: object
     refunded: object
     reserved: object  # requested or pending refunds, not yet money back
+    refundable: object  # what a new refund may still take
     refunds: list
     excess: list
     disputes: list
     attempts: list
 
+    @property
+    def state(self):
+        """paid, partly_refunded, refund_pending, refunded, or unpaid."""
+        if self.booked is None:
+            return "unpaid"
+        if self.captured > 0 and self.refunded >= self.captured:
+            return "refunded"
+        if self.reserved > 0:
+            return "refund_pending"
+        return "partly_refunded" if self.refunded > 0 else "paid"
+
 
 def order_money(order):
     """The booked payment, refunds by state, excess payments, disputes and attempts of one order."""
     refunded = refunded_total(order)
+    captured = captured_amount(order)
+    taken = refunded_or_reserved(order)
     return OrderMoney(
         booked=PaymentAttempt.objects.filter(order=order, booked=True).first(),
-        captured=captured_amount(order),
+        captured=captured,
         refunded=refunded,
-        reserved=refunded_or_reserved(order) - refunded,
+        reserved=taken - refunded,
+        refundable=captured - taken,
         refunds=list(StripeRefund.objects.filter(order=order).order_by("created_at")),
         excess=list(ExcessPayment.objects.filter(order=order).order_by("created_at")),
         disputes=list(StripeDispute.objects.filter(order=order).order_by("created_at")),

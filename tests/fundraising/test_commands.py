@@ -59,7 +59,22 @@ def test_verify_ledger_exits_non_zero_with_one_line_per_violation(order, shirt):
     assert out.getvalue().splitlines() == [
         f"sale: paid order {order.number} (status 'Paid') has no sale transaction",
         f"sale: paid order {other.number} (status 'Paid') has no sale transaction",
+        f"status: order {order.number} is 'Paid' but no payment was booked for it",
+        f"status: order {other.number} is 'Paid' but no payment was booked for it",
     ]
+
+
+def test_verify_ledger_reports_an_unpaid_status_with_a_booked_payment(order, shirt):
+    # given an order whose payment was booked and whose status a shortcut set back to pending
+    support.pay(order)
+    Order.objects.filter(pk=order.pk).update(status="Pending payment")
+
+    out = io.StringIO()
+    with pytest.raises(SystemExit):
+        call_command("verify_ledger", stdout=out, stderr=io.StringIO())
+
+    assert f"status: order {order.number} is 'Pending payment' but a payment was booked for it" in \
+        out.getvalue().splitlines()
 
 
 # --- export_ledger ----------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ def test_the_same_order_captured_from_ten_threads_gives_one_sale(committed_order
     assert Entry.objects.count() == 4
     assert BreakdownPart.objects.count() == 6
     assert sum(e.credit for e in Entry.objects.all()) == D("17.96")
+    support.book_payment(committed_order)
     Order.objects.filter(pk=committed_order.pk).update(status="Paid")
     assert list(ledger_violations()) == []
 

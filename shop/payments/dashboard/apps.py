@@ -13,7 +13,8 @@ class PaymentsDashboardConfig(OscarDashboardConfig):
     verbose_name = _("Payments dashboard")
     default_permissions = ["is_staff", "order.change_order"]
     permissions_map = {"order-refund": (["is_staff", "order.change_order"],),
-                       "excess-list": (["is_staff", "order.change_order"],)}
+                       "excess-list": (["is_staff", "order.change_order"],),
+                       "order-cancel": (["is_staff", "order.change_order"],)}
 
     def get_urls(self):
         from shop.payments.dashboard import views
@@ -21,4 +22,5 @@ class PaymentsDashboardConfig(OscarDashboardConfig):
         return self.post_process_urls([
             path("orders/<str:number>/refund/", views.RefundView.as_view(), name="order-refund"),
             path("excess-payments/", views.ExcessPaymentListView.as_view(), name="excess-list"),
+            path("orders/<str:number>/cancel/", views.CancelUnpaidOrderView.as_view(), name="order-cancel"),
         ])

@@ -3,7 +3,7 @@ import uuid
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
-from django.views.generic import FormView, ListView
+from django.views.generic import FormView, ListView, View
 from oscar.apps.payment.exceptions import PaymentError
 from oscar.core.loading import get_model
 
@@ -90,3 +90,34 @@ class ExcessPaymentListView(ListView):
 
     def get_queryset(self):
         return selectors.excess_payments(open_only=self.request.GET.get("open") == "1")
+
+
+class CancelUnpaidOrderView(View):
+    """Cancel a pending order from its dashboard page: the cancellation service, which cancels the order's
+    intents at Stripe first (and captures instead if Stripe says one succeeded). POST only."""
+
+    def post(self, request, number):
+        order = get_object_or_404(Order, number=number)
+        if order.status != services.PENDING:
+            messages.error(request, _("Order %(number)s is %(status)s: only an order pending payment can be "
+                                      "cancelled here (a paid order is cancelled by refunding it).")
+                           % {"number": order.number, "status": _(order.status)})
+            return redirect("dashboard:order-detail", number=order.number)
+        who = request.user.get_username()
+        try:
+            outcome = services.cancel_unpaid_order(
+                order=order, reason=_("Cancelled by staff (%(user)s); stock released.") % {"user": who})
+        except PaymentError as exc:
+            messages.error(request, _("Stripe could not be asked, so nothing was cancelled: %(error)s")
+                           % {"error": exc})
+            return redirect("dashboard:order-detail", number=order.number)
+        if outcome == "cancelled":
+            messages.success(request, _("Order %(number)s cancelled; its payment intents were cancelled at Stripe "
+                                        "and its stock released.") % {"number": order.number})
+        elif outcome == "captured":
+            messages.warning(request, _("Order %(number)s was not cancelled: Stripe says it was paid, so it is now "
+                                        "Paid.") % {"number": order.number})
+        else:
+            messages.warning(request, _("Order %(number)s was not cancelled: a payment for it is in progress. Try "
+                                        "again in a minute.") % {"number": order.number})
+        return redirect("dashboard:order-detail", number=order.number)
