@@ -301,6 +301,29 @@ def post_reversal(*, order, key, kind, amount, line_quantities=None):
         return txn
 
 
+class _PreviewDone(Exception):
+    pass
+
+
+def preview_reversal(*, order, amount, line_quantities=None):
+    """What ``post_reversal`` would take back from each beneficiary if a refund of ``amount`` (of these lines)
+    were recorded now: ``{beneficiary: amount}``. Computed by the very same code, in a transaction that is
+    rolled back, so the figure staff confirm is the figure posted. Raises what ``post_reversal`` raises."""
+    parts = {}
+    try:
+        with transaction.atomic():
+            txn = post_reversal(order=order, key=f"preview:{uuid.uuid4().hex}", kind=Kind.REFUND, amount=amount,
+                                line_quantities=line_quantities)
+            for entry in txn.entries.select_related("account__beneficiary"):
+                if entry.account.beneficiary_id is not None:
+                    beneficiary = entry.account.beneficiary
+                    parts[beneficiary] = parts.get(beneficiary, ZERO) + entry.debit
+            raise _PreviewDone
+    except _PreviewDone:
+        pass
+    return parts
+
+
 def post_restoration(*, order, reversal_key):
     """Undo one reversal, once: a refund that Stripe reports failed (or canceled) after it had succeeded
     gives the money back to the sale, so the donation it took back is restored.

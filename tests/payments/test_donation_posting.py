@@ -61,7 +61,8 @@ def test_a_full_refund_from_the_dashboard_reverses_the_donation(client, p6_catal
     assert donation == Decimal("16.01")  # (58.00 - 24.00 - estimated fee 1.98) x 50 %
     refund_url = reverse("payments-dashboard:order-refund", kwargs={"number": order.number})
     form = staff_client.get(refund_url).context["form"]
-    response = staff_client.post(refund_url, {"scope": "whole", "request_id": form.initial["request_id"]})
+    response = staff_client.post(refund_url, {"scope": "whole", "request_id": form.initial["request_id"],
+                                              "confirm": "1"})
     assert response.status_code == 302
     reversal = LedgerTransaction.objects.get(order=order, kind="refund")
     assert sum(e.debit for e in reversal.entries.all()) == donation

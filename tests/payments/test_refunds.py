@@ -50,7 +50,9 @@ def _url(order):
 
 
 def _form(scope, *, request_id=None, **fields):
-    return {"scope": scope, "request_id": request_id or uuid.uuid4().hex, "reason": "", "amount": "", **fields}
+    """The refund form as posted from its confirmation page (confirm=1: Stripe is called)."""
+    return {"scope": scope, "request_id": request_id or uuid.uuid4().hex, "reason": "", "amount": "", "confirm": "1",
+            **fields}
 
 
 def _reload(order):

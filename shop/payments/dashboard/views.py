@@ -1,4 +1,5 @@
 import uuid
+from decimal import Decimal
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
@@ -7,6 +8,9 @@ from django.views.generic import FormView, ListView, View
 from oscar.apps.payment.exceptions import PaymentError
 from oscar.core.loading import get_model
 
+from fundraising.exceptions import SaleNotPosted
+from fundraising.services import preview_reversal
+from shop.currency import quantize
 from shop.payments import selectors, services
 from shop.payments.gateway import StripeUnreachable
 from shop.payments.dashboard.forms import RefundForm
@@ -15,13 +19,16 @@ Order = get_model("order", "Order")
 
 
 class RefundView(FormView):
-    """Refund a paid order through Stripe: the whole order, chosen lines or an amount.
+    """Refund a paid order through Stripe: the whole order, chosen lines or an amount, in two steps.
 
-    The form carries a request id made when it is shown, used in the Stripe idempotency key: posting
-    the same form twice refunds once.
+    The form (no scope chosen in advance) is checked, then a confirmation page shows the amount, the lines,
+    the donation it will take back from each beneficiary (computed by the ledger's own reversal code, rolled
+    back) and what stays refundable; only the confirmation's POST (`confirm=1`) calls Stripe. The form carries
+    a request id made when it is shown, used in the Stripe idempotency key: posting it twice refunds once.
     """
 
     template_name = "payments/dashboard/refund.html"
+    confirm_template_name = "payments/dashboard/refund_confirm.html"
     form_class = RefundForm
 
     def dispatch(self, request, *args, **kwargs):
@@ -34,13 +41,13 @@ class RefundView(FormView):
         return kwargs
 
     def get_initial(self):
-        return {"scope": RefundForm.WHOLE, "request_id": uuid.uuid4().hex}
+        return {"request_id": uuid.uuid4().hex}
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        captured = services.captured_amount(self.order)
-        ctx.update(order=self.order, captured=captured, refunds=self.order.stripe_refunds.all(),
-                   left=captured - services.refunded_or_reserved(self.order))
+        money = selectors.order_money(self.order)
+        ctx.update(order=self.order, money=money, captured=money.captured, refunds=money.refunds,
+                   left=money.refundable)
         return ctx
 
     def form_valid(self, form):
@@ -54,6 +61,8 @@ class RefundView(FormView):
                 amount = services.refund_amount_for_lines(order=self.order, line_quantities=line_quantities)
             else:
                 amount = data["amount"]
+            if self.request.POST.get("confirm") != "1":
+                return self.confirm(form, amount, line_quantities)
             row = services.start_refund(
                 order=self.order, amount=amount, line_quantities=line_quantities, request_id=data["request_id"],
                 user=self.request.user, reason=data.get("reason", ""),
@@ -76,6 +85,31 @@ class RefundView(FormView):
             messages.info(self.request, _("Refund %(id)s is %(status)s at Stripe; it will be recorded when it "
                                           "completes.") % {"id": row.refund_id or row.request_id, "status": row.status})
         return redirect("dashboard:order-detail", number=self.order.number)
+
+    def confirm(self, form, amount, line_quantities):
+        """The confirmation page: nothing is reserved or sent yet."""
+        if amount <= 0:
+            raise services.RefundRefused(_("Nothing is left to refund on this order."))
+        left = services.captured_amount(self.order) - services.refunded_or_reserved(self.order)
+        if amount > left:
+            raise services.RefundRefused(_("Cannot refund %(amount)s %(currency)s: only %(left)s %(currency)s is "
+                                           "left to refund.") % {"amount": amount, "currency": self.order.currency,
+                                                                 "left": left})
+        lines = {line.pk: qty for line, qty in (line_quantities or {}).items()} or None
+        try:
+            parts = preview_reversal(order=self.order, amount=amount, line_quantities=lines)
+            donation = sorted(((b, quantize(part, self.order.currency)) for b, part in parts.items()),
+                              key=lambda item: item[0].name)
+        except SaleNotPosted:
+            donation = []
+        ctx = self.get_context_data(form=form)
+        ctx.update(amount=amount, line_quantities=sorted((line_quantities or {}).items(), key=lambda i: i[0].pk),
+                   donation=donation,
+                   donation_total=quantize(sum((part for _, part in donation), start=Decimal(0)), self.order.currency),
+                   left_after=left - amount, posted=[(k, v) for k, v in self.request.POST.items()
+                                                      if k not in ("csrfmiddlewaretoken", "confirm")])
+        return self.response_class(request=self.request, template=[self.confirm_template_name], context=ctx,
+                                   using=self.template_engine)
 
     def form_invalid(self, form):
         return self.render_to_response(self.get_context_data(form=form), status=400 if form.is_bound else 200)

@@ -12,19 +12,23 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from oscar.apps.payment.exceptions import PaymentError
 
 from fundraising import services as fundraising
+from fundraising.estimates import order_donation_detail
 from shop.currency import quantize
 from shop.payments.gateway import Refund, StripeUnreachable, get_gateway
 from shop.payments.models import ExcessPayment, StripeRefund
 from shop.payments.services.capture import apply_excess_refund
 from shop.payments.services.common import (
     PAID, PAID_STATUSES, REFUNDED, PaymentEvent, PaymentEventQuantity, RefundRefused, Source, booked_attempt,
-    captured_amount, event_type, lock_order, note, refunded_line_quantities, refunded_or_reserved, refunded_total,
+    captured_amount, event_type, lock_order, logger, note, refunded_line_quantities, refunded_or_reserved,
+    refunded_total,
 )
 
 STATUS_OF = {"pending": StripeRefund.PENDING, "requires_action": StripeRefund.PENDING,
@@ -209,6 +213,7 @@ def _record_success(*, order, row, refund):
         order.set_status(REFUNDED)
     fundraising.post_reversal(order=order, key=f"refund:{refund.id}", kind="refund", amount=refund.amount,
                               line_quantities=lines or None)
+    transaction.on_commit(lambda: send_refund_email(refund_pk=row.pk))
 
 
 def _restore(*, order, row, refund):
@@ -222,10 +227,12 @@ def _restore(*, order, row, refund):
         # Oscar's pipeline has no way back from Refunded; the money is the truth (DESIGN step 8).
         order.status = PAID
         order.save(update_fields=["status"])
+        order.lines.filter(status=REFUNDED).update(status=PAID)  # Oscar cascaded Refunded to them
+        order.status_changes.create(old_status=REFUNDED, new_status=PAID)
     fundraising.post_restoration(order=order, reversal_key=f"refund:{refund.id}")
     note(order, _("Stripe refund %(id)s of %(amount)s %(currency)s failed after it had succeeded (%(reason)s): "
                   "the money is back and the donation it reversed is restored.")
-         % {"id": refund.id, "amount": row.amount, "currency": row.currency,
+         % {"id": refund.id, "amount": quantize(row.amount, row.currency), "currency": row.currency,
             "reason": refund.failure_reason or _("no reason given")})
 
 
@@ -251,7 +258,7 @@ def settle_refunds(*, order, gateway=None, stuck_after=timedelta(minutes=10)):
                 StripeRefund.objects.filter(pk=row.pk, status=StripeRefund.REQUESTED).update(
                     status=StripeRefund.FAILED, error=_("never reached Stripe: reservation released"))
                 note(order, _("Refund request %(id)s of %(amount)s %(currency)s never reached Stripe: released.")
-                     % {"id": row.request_id, "amount": row.amount, "currency": row.currency})
+                     % {"id": row.request_id, "amount": quantize(row.amount, row.currency), "currency": row.currency})
                 changed += 1
             continue
         row = record_refund(order=order, refund=refund)
@@ -277,3 +284,23 @@ def reconcile_booked_refunds(*, order, gateway=None):
         record_refund(order=order, refund=refund)
         changed += 1
     return changed
+
+
+def send_refund_email(*, refund_pk):
+    """Tell the fan their refund went through and what it took back from the donation (sent once: the
+    refund is recorded as succeeded once). A mail outage never undoes the refund."""
+    row = StripeRefund.objects.select_related("order").get(pk=refund_pk)
+    order = row.order
+    if not order.email:
+        return
+    detail = order_donation_detail(order)
+    reversal = next((r for r in (detail or {}).get("reversals", [])
+                     if r["transaction"].idempotency_key == f"refund:{row.refund_id}"), None)
+    ctx = {"order": order, "refund": row, "amount": quantize(row.amount, row.currency),
+           "donation_change": reversal["amount"] if reversal else None,
+           "donation_now": quantize(detail["total"] - detail["reversed_total"], detail["currency"]) if detail else None}
+    try:
+        send_mail(render_to_string("payments/emails/refund_subject.txt", ctx).strip(),
+                  render_to_string("payments/emails/refund_body.txt", ctx), None, [order.email])
+    except Exception:  # noqa: BLE001 — the refund is committed; the mail is best effort
+        logger.exception("order %s: refund email not sent", order.number)
