@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from fundraising import estimates
 from fundraising.public import as_json, transparency_totals
+from shop.checkout.declines import fan_message
 from shop.checkout.views import order_for_request
 from shop.payments import services as payments
 
@@ -70,7 +71,8 @@ class PayOrderView(P6APIView):
         answer = payments.answer_pay_request(order=order, payment_method=payment_method, intent_id=intent_id,
                                              client_address=get_client_ip_address(request))
         extra = {"client_secret": answer.client_secret, "intent": answer.intent} if answer.intent else {}
-        return self.answer(answer.status, answer.message, answer.http_status, **extra)
+        message = fan_message(answer, order=order, intent_id=intent_id)  # a decline in the fan's words, as the page
+        return self.answer(answer.status, message, answer.http_status, **extra)
 
     def answer(self, status, message, code, **extra):
         return Response({"status": status, "message": message, **extra}, status=code)

@@ -4,6 +4,11 @@ Oscar takes payment *before* it writes the order. Here the preview's "Place orde
 *Pending payment* (stock allocated, donation snapshot taken, basket submitted) and sends the fan to the
 payment page, where Stripe.js turns the card into a PaymentMethod id and the server creates and
 confirms a PaymentIntent. The card number never reaches this server.
+
+A fan who leaves the payment page finds the way back (DESIGN step 3): the order-placed email, sent at
+placement while the order waits for its money, carries a "Complete payment" link; the account's order page
+and Oscar's guest order-status page show what is owed with the same button. A guest's link carries Oscar's
+verification hash, which `order_for_request` accepts for guest orders only.
 """
 
 import logging
@@ -21,6 +26,7 @@ from oscar.apps.checkout import views as oscar_views
 from oscar.core.loading import get_model
 
 from fundraising import services as fundraising
+from shop.checkout import declines, emails, orders
 from shop.checkout.stock import lock_stock_for_basket
 from shop.payments import services as payments
 
@@ -64,7 +70,9 @@ class PaymentDetailsView(oscar_views.PaymentDetailsView):
         return order
 
     def handle_successful_order(self, order):
-        # The confirmation email waits for the money (payments.payment_captured sends it).
+        # This email says the order waits for its money and links to the payment page; the confirmation is
+        # sent when the money is in (payments.payment_captured).
+        emails.send_pending_order_email(order=order, request=self.request)
         self.checkout_session.flush()
         self.request.session["checkout_order_id"] = order.id
         remember_payable_order(self.request, order)
@@ -79,14 +87,18 @@ def remember_payable_order(request, order):
         request.session[PAYABLE_ORDERS_SESSION_KEY] = (numbers + [str(order.number)])[-20:]
 
 
-def order_for_request(request, order_number):
-    """The order if this visitor may pay it: its customer, or the guest session that placed it. 404 otherwise
+def order_for_request(request, order_number, *, verification_hash=""):
+    """The order if this visitor may pay it: its customer, or the guest session that placed it or opened its
+    link (Oscar's verification hash of a *guest* order, then remembered in the session). 404 otherwise
     (another customer's order is indistinguishable from one that does not exist)."""
     order = get_object_or_404(Order, number=order_number)
     if order.user_id is not None:
         if request.user.is_authenticated and request.user.pk == order.user_id:
             return order
     elif str(order.number) in request.session.get(PAYABLE_ORDERS_SESSION_KEY, []):
+        return order
+    elif verification_hash and order.check_verification_hash(verification_hash):
+        remember_payable_order(request, order)
         return order
     raise http.Http404(_("No such order."))
 
@@ -102,12 +114,18 @@ class PayView(generic.TemplateView):
     template_name = "oscar/checkout/pay.html"
 
     def dispatch(self, request, *args, **kwargs):
-        self.order = order_for_request(request, kwargs["order_number"])
+        link_hash = request.GET.get("h", "") if request.method == "GET" else ""
+        self.order = order_for_request(request, kwargs["order_number"], verification_hash=link_hash)
+        if link_hash:
+            # Remembered in the session now: drop the hash from the address bar, the history and any Referer.
+            return redirect("checkout:pay", order_number=self.order.number)
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request, *args, **kwargs):
         if self.order.status in payments.PAID_STATUSES:
-            return redirect("checkout:thank-you")
+            if request.session.get("checkout_order_id") == self.order.id:
+                return redirect("checkout:thank-you")
+            return redirect(orders.status_path(self.order))  # an old link: the order's own page says it is paid
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
@@ -122,6 +140,7 @@ class PayView(generic.TemplateView):
             stripe_local=bool(api_base),
             pay_url=reverse("checkout:pay", kwargs={"order_number": self.order.number}),
             thank_you_url=reverse("checkout:thank-you"),
+            estimate=orders.expected_donation(self.order) if self.order.status == payments.PENDING else None,
         )
         return ctx
 
@@ -141,7 +160,8 @@ class PayView(generic.TemplateView):
         if answer.status == "requires_action":
             return self.respond(wants_json, "requires_action", "", 200, client_secret=answer.client_secret,
                                 intent=answer.intent)
-        return self.respond(wants_json, answer.status, answer.message, answer.http_status)
+        message = declines.fan_message(answer, order=self.order, intent_id=intent_id)
+        return self.respond(wants_json, answer.status, message, answer.http_status)
 
     def respond(self, wants_json, status, message, code, **extra):
         if wants_json:

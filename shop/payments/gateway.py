@@ -64,6 +64,9 @@ class PaymentIntent:
     metadata: dict = field(hash=False)
     last_error_message: str | None
     next_action_type: str | None
+    # Stripe's codes of `last_payment_error` (read by shop/checkout/declines.py to word a decline for the fan).
+    last_error_code: str | None = None
+    last_error_decline_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -490,6 +493,8 @@ def _intent(obj) -> PaymentIntent:
         metadata=dict(d.get("metadata") or {}),
         last_error_message=error.get("message"),
         next_action_type=next_action.get("type"),
+        last_error_code=error.get("code"),
+        last_error_decline_code=error.get("decline_code"),
     )
 
 

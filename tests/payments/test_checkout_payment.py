@@ -49,13 +49,14 @@ def test_placing_an_order_leaves_it_pending_payment_with_its_stock_allocated(cli
     before = StockRecord.objects.get(partner_sku="P6-TEE-BLK-M").num_allocated or 0
     # when the order is placed
     order, response = place_order(client, skus=(("P6-TEE-BLK-M", 2),))
-    # then it waits for payment: allocated, basket submitted, no payment, no confirmation email yet
+    # then it waits for payment: allocated, basket submitted, no payment, no confirmation email yet (only the
+    # order email with the way back to the payment page, issue 12)
     assert order.status == "Pending payment"
     assert order.total_incl_tax == Decimal("60.00") and order.currency == "USD"
     assert StockRecord.objects.get(partner_sku="P6-TEE-BLK-M").num_allocated == before + 2
     assert Basket.objects.get(pk=order.basket_id).status == "Submitted"
     assert _written(order) == (0, 0, 0, "Pending payment")
-    assert mail.outbox == []
+    assert [m.subject for m in mail.outbox] == [f"Order {order.number}: complete your payment"]
     # and the payment page offers the card form for its total, with localstripe's Stripe.js
     page = client.get(response["Location"])
     content = page.content.decode()
@@ -83,8 +84,9 @@ def test_a_good_card_pays_the_order_once(client, placed_order, stripe_peer, djan
     assert set(order.lines.values_list("status", flat=True)) == {"Paid"}
     attempt = PaymentAttempt.objects.get(order=order)
     assert (attempt.number, attempt.status, attempt.intent_id) == (1, "succeeded", source.reference)
-    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["fan@example.org"]
-    assert order.number in mail.outbox[0].subject + mail.outbox[0].body
+    # (after the order email sent at placement, issue 12)
+    assert len(mail.outbox) == 2 and mail.outbox[1].to == ["fan@example.org"]
+    assert mail.outbox[1].subject == f"Confirmation of order {order.number}"
     # and the thank-you page shows the order
     thanks = client.get(response["Location"])
     assert thanks.status_code == 200 and str(order.number) in thanks.content.decode()
@@ -236,7 +238,7 @@ def test_payment_captured_twice_records_once(client, placed_order, stripe_peer, 
     # then it finds the work done and does nothing
     assert result.outcome == "already_captured"
     assert _written(placed_order) == (1, 1, 1, "Paid")
-    assert len(mail.outbox) == 1
+    assert len(mail.outbox) == 2  # the order email at placement, and one confirmation
 
 
 def test_a_captured_amount_that_differs_from_the_order_is_never_marked_paid(placed_order, stripe_peer, gateway):

@@ -21,6 +21,7 @@ from rest_framework import exceptions, serializers
 from fundraising import services as fundraising
 from fundraising.forms_money import MoneyAmountField
 from shop.checkout.stock import OutOfStock, lock_stock_for_basket
+from shop.checkout.emails import send_pending_order_email
 from shop.checkout.views import remember_payable_order
 
 Order = get_model("order", "Order")
@@ -104,4 +105,5 @@ class CheckoutView(OscarApiCheckoutView):
             order = Order.objects.filter(number=response.data["number"]).first()
             if order is not None:
                 remember_payable_order(request, order)
+                send_pending_order_email(order=order, request=request)  # as the storefront: the way back to pay
         return response
