@@ -182,6 +182,10 @@ def apply_excess_refund(*, excess, refund):
         excess.refund_id = refund.id
         if refund.status == "succeeded":
             excess.status, excess.refunded_amount, excess.error = ExcessPayment.REFUNDED, refund.amount, ""
+        elif excess.status == ExcessPayment.DISPUTED:
+            # A disputed charge cannot be refunded: only the refund's success changes it, it is never retried.
+            if refund.status in ("failed", "canceled"):
+                excess.error = f"refund {refund.id} {refund.status}: {refund.failure_reason or 'no reason given'}"
         elif refund.status in ("failed", "canceled"):
             if not known_failure:  # the next try needs a new idempotency key
                 excess.refund_tries += 1

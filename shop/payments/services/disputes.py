@@ -57,6 +57,8 @@ def apply_dispute(*, order, dispute, charge=None):
                  once_for=dispute.id)
         previous = row.status
         row.status, row.amount, row.currency = dispute.status, dispute.amount, dispute.currency
+        if row.booked and row.order_amount is None:  # known once Stripe withdraws the money (an escalated inquiry)
+            row.order_amount = order_amount_of(order=order, dispute=dispute, charge=charge)
         if not row.booked:
             ExcessPayment.objects.filter(order=order, intent_id=dispute.payment_intent_id or "-").exclude(
                 status=ExcessPayment.REFUNDED).update(status=ExcessPayment.DISPUTED)
@@ -74,7 +76,7 @@ def apply_dispute(*, order, dispute, charge=None):
             PaymentEvent.objects.create(order=order, amount=row.order_amount, reference=dispute.id,
                                         event_type=event_type("dispute-lost", "Dispute lost"))
             note(order, _("Dispute %(id)s lost: %(amount)s %(currency)s taken back by the card issuer.")
-                 % {"id": dispute.id, "amount": row.order_amount, "currency": order.currency})
+                 % {"id": dispute.id, "amount": quantize(row.order_amount, order.currency), "currency": order.currency})
             fundraising.post_reversal(order=order, key=f"dispute:{dispute.id}", kind="dispute",
                                       amount=row.order_amount)
             return row
