@@ -33,7 +33,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class LocalStripe:
+class ServerProcess:
+    """A test server as a separate process on 127.0.0.1: started on a free port, waited for until
+    `health_path` answers 200, stopped by its pid (terminate, then kill). Its output is kept for errors."""
+
+    name = "server"
+    health_path = "/"
+
     def __init__(self, *, port: int | None = None, startup_timeout: float = 20.0):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -41,27 +47,26 @@ class LocalStripe:
         self.process: subprocess.Popen | None = None
         self._log = None
 
-    def start(self) -> "LocalStripe":
-        self._log = tempfile.TemporaryFile(prefix="localstripe-")
-        self.process = subprocess.Popen(
-            [sys.executable, str(LAUNCHER), "--port", str(self.port)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self):
+        self._log = tempfile.TemporaryFile(prefix=f"{self.name}-")
+        self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=self._log,
+                                        stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.startup_timeout
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"localstripe exited with {self.process.returncode}:\n{self._output()}")
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.output()}")
             try:
-                with _opener.open(f"{self.url}/js.stripe.com/v3/", timeout=1) as resp:
+                with _opener.open(f"{self.url}{self.health_path}", timeout=1) as resp:
                     if resp.status == 200:
                         return self
             except OSError:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"localstripe did not answer on {self.url}:\n{self._output()}")
+                raise RuntimeError(f"{self.name} did not answer on {self.url}:\n{self.output()}")
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -77,11 +82,8 @@ class LocalStripe:
             self._log.close()
             self._log = None
 
-    def flush(self) -> None:
-        """Forget every object (localstripe's flush endpoint; its registered webhooks stay)."""
-        request("DELETE", self.url, "/_config/data", auth=False)
-
-    def _output(self) -> str:
+    def output(self) -> str:
+        """The server's stdout/stderr so far (the tail)."""
         if self._log is None:
             return ""
         self._log.seek(0)
@@ -92,6 +94,18 @@ class LocalStripe:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class LocalStripe(ServerProcess):
+    name = "localstripe"
+    health_path = "/js.stripe.com/v3/"
+
+    def command(self) -> list[str]:
+        return [sys.executable, str(LAUNCHER), "--port", str(self.port)]
+
+    def flush(self) -> None:
+        """Forget every object (localstripe's flush endpoint; its registered webhooks stay)."""
+        request("DELETE", self.url, "/_config/data", auth=False)
 
 
 def request(method: str, base_url: str, path: str, data: dict | None = None, *, auth: bool = True):

@@ -14,10 +14,7 @@ introspects stripe-python's params types).
 """
 
 import json
-import subprocess
 import sys
-import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -25,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from tests.stripe_peer import free_port
+from tests.stripe_peer import ServerProcess
 
 SERVER = Path(__file__).resolve().parent / "server.py"
 TEST_SECRET_KEY = "sk_test_p6_fakestripe"
@@ -56,66 +53,21 @@ class FakeResponse:
         return (self.body or {}).get("error", {})
 
 
-class StripeFake:
+class StripeFake(ServerProcess):
+    name = "fakestripe"
+    health_path = "/_fake/health"
+
     def __init__(self, *, port: int | None = None, startup_timeout: float = 20.0, fixtures: str | None = None):
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(port=port, startup_timeout=startup_timeout)
         self.secret_key = TEST_SECRET_KEY
         self.publishable_key = TEST_PUBLISHABLE_KEY
-        self.startup_timeout = startup_timeout
         self.fixtures = fixtures
-        self.process: subprocess.Popen | None = None
-        self._log = None
 
-    # -- process --
-
-    def start(self) -> "StripeFake":
-        self._log = tempfile.TemporaryFile(prefix="fakestripe-")
+    def command(self) -> list[str]:
         command = [sys.executable, str(SERVER), "--port", str(self.port)]
         if self.fixtures:
             command += ["--fixtures", str(self.fixtures)]
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self._log,
-                                        stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + self.startup_timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"fakestripe exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                with _opener.open(f"{self.url}/_fake/health", timeout=1) as resp:
-                    if resp.status == 200:
-                        return self
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"fakestripe did not answer on {self.url}:\n{self.output()}")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def output(self) -> str:
-        """The server's stdout/stderr so far (tracebacks of a crash in the fake land here)."""
-        if self._log is None:
-            return ""
-        self._log.seek(0)
-        return self._log.read().decode("utf-8", "replace")[-4000:]
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+        return command
 
     # -- control --
 
