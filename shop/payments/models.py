@@ -53,7 +53,8 @@ class PaymentAttempt(models.Model):
         ordering = ["order", "number"]
         constraints = [
             models.UniqueConstraint(fields=["order", "number"], name="one_attempt_number_per_order"),
-            models.UniqueConstraint(fields=["order"], condition=models.Q(booked=True), name="one_booked_attempt_per_order"),
+            models.UniqueConstraint(fields=["order"], condition=models.Q(booked=True),
+                                    name="one_booked_attempt_per_order"),
         ]
 
     def __str__(self):

@@ -17,7 +17,7 @@ from shop.payments.gateway import PaymentIntent, get_gateway
 from shop.payments.models import ExcessPayment, PaymentAttempt
 from shop.payments.services.common import (
     CANCELLED, PAID, PENDING, PAID_STATUSES, Order, OrderDispatcher, PaymentEvent, PaymentEventQuantity, Source,
-    event_type, lock_order, logger, note, source_type,
+    event_type, in_shop_language, lock_order, logger, note, source_type,
 )
 
 
@@ -46,6 +46,7 @@ def read_fee(*, intent, gateway=None):
         return None
 
 
+@in_shop_language
 def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee=None, fee_estimated=None, simulated=False):
     """Book a succeeded `intent` as the order's payment and post its donation, exactly once; or, when it
     cannot be the booked payment, record it as an excess payment and refund it.

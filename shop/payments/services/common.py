@@ -1,10 +1,12 @@
 """What every payment service shares: the statuses, the order lock, the figures of an order's money."""
 
+import functools
 import logging
 from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Sum
+from django.utils import translation
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_class, get_model
 
@@ -64,6 +66,18 @@ def source_type(simulated=False):
 def event_type(code, name):
     row, _created = PaymentEventType.objects.get_or_create(code=code, defaults={"name": name})
     return row
+
+
+def in_shop_language(func):
+    """Run a service in the shop's language (LANGUAGE_CODE): the notes and reasons it stores are read by staff
+    later, whatever the language of the fan whose request happened to trigger it."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with translation.override(settings.LANGUAGE_CODE):
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 def note(order, message, *, once_for=None):

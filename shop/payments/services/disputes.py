@@ -16,7 +16,7 @@ from fundraising import services as fundraising
 from shop.currency import quantize
 from shop.payments.models import ExcessPayment, StripeDispute
 from shop.payments.services.common import (
-    PaymentEvent, booked_attempt, captured_amount, event_type, lock_order, note,
+    PaymentEvent, booked_attempt, captured_amount, event_type, in_shop_language, lock_order, note,
 )
 
 CLOSED_KEEPING_THE_MONEY = ("won", "warning_closed", "prevented")
@@ -37,6 +37,7 @@ def order_amount_of(*, order, dispute, charge):
     return min(quantize(captured * withdrawn / charge_txn.amount, order.currency), captured)
 
 
+@in_shop_language
 def apply_dispute(*, order, dispute, charge=None):
     """Record Stripe's current state of a dispute (created, updated, closed, funds withdrawn or reinstated)
     and, when it is lost on the booked charge, reverse the donation once. Returns the StripeDispute."""

@@ -33,7 +33,8 @@ from shop.payments.services.common import (
 )
 
 #: Attempts whose intent may still move money at Stripe (settled before a new one is made).
-OPEN = (PaymentAttempt.PAYING, PaymentAttempt.CREATED, PaymentAttempt.REQUIRES_ACTION, PaymentAttempt.FAILED, PaymentAttempt.ERROR,
+OPEN = (PaymentAttempt.PAYING, PaymentAttempt.CREATED, PaymentAttempt.REQUIRES_ACTION, PaymentAttempt.FAILED,
+        PaymentAttempt.ERROR,
         PaymentAttempt.PROCESSING)
 
 

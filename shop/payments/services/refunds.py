@@ -27,8 +27,8 @@ from shop.payments.models import ExcessPayment, StripeRefund
 from shop.payments.services.capture import apply_excess_refund
 from shop.payments.services.common import (
     PAID, PAID_STATUSES, REFUNDED, PaymentEvent, PaymentEventQuantity, RefundRefused, Source, booked_attempt,
-    captured_amount, event_type, lock_order, logger, note, refunded_line_quantities, refunded_or_reserved,
-    refunded_total,
+    captured_amount, event_type, in_shop_language, lock_order, logger, note, refunded_line_quantities,
+    refunded_or_reserved, refunded_total,
 )
 
 STATUS_OF = {"pending": StripeRefund.PENDING, "requires_action": StripeRefund.PENDING,
@@ -136,6 +136,7 @@ def _parse_lines(value):
     return lines
 
 
+@in_shop_language
 def record_refund(*, order, refund: Refund):
     """Apply Stripe's state of one refund, once per transition, whichever caller learns it first.
 
