@@ -78,6 +78,16 @@ def place_order(client, *, skus=(("P6-TEE-BLK-M", 1),), email="fan@example.org")
 
 
 @pytest.fixture
+def campaign(db):
+    """The campaign's beneficiaries and 50 % share rule, as scripts/run loads them."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("load_p6_fundraising", stdout=StringIO())
+
+
+@pytest.fixture
 def placed_order(client, p6_catalogue):
     order, _ = place_order(client)
     return order

@@ -37,10 +37,6 @@ BEFORE = {RLN: Decimal("2.89"), COMING_OUT: Decimal("2.89"), SPHERE: Decimal("2.
 NOTHING_LEFT = {RLN: ZERO, COMING_OUT: ZERO, SPHERE: ZERO}
 
 
-@pytest.fixture
-def campaign(db):
-    call_command("load_p6_fundraising", stdout=StringIO())
-
 
 def _pay(client, order):
     response = client.post(reverse("checkout:pay", kwargs={"order_number": order.number}),

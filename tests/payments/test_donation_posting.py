@@ -15,10 +15,6 @@ from tests.payments.events import intent_event, signed_post
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def campaign(db):
-    call_command("load_p6_fundraising", stdout=StringIO())
-
 
 def test_a_storefront_payment_posts_its_donation_once(client, p6_catalogue, campaign, stripe_peer):
     # given a fan's order of two black M T-shirts (30.00 each, unit cost 11.50) and a tote bag (20.00, cost 6.00)

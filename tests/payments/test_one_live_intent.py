@@ -4,10 +4,8 @@ a cancelled order; and the card-testing limits. The thread races run on PostgreS
 
 import time
 from decimal import Decimal
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 from oscar.core.loading import get_model
 
@@ -24,10 +22,6 @@ Source = get_model("payment", "Source")
 
 TOTAL = Decimal("30.00")
 
-
-@pytest.fixture
-def campaign(db):
-    call_command("load_p6_fundraising", stdout=StringIO())
 
 
 def _pay(client, order, remote_addr="127.0.0.1", **data):

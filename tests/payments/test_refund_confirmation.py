@@ -4,11 +4,9 @@ however often the confirmation is posted, the order page's payment state, the fa
 
 import uuid
 from decimal import Decimal
-from io import StringIO
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
 from django.urls import reverse
 from oscar.core.loading import get_model
 
@@ -19,10 +17,6 @@ from tests.payments.events import shop_rows, signed_post
 
 Order = get_model("order", "Order")
 
-
-@pytest.fixture
-def campaign(db):
-    call_command("load_p6_fundraising", stdout=StringIO())
 
 
 @pytest.fixture

@@ -46,10 +46,6 @@ BEFORE_REFUNDS = {RLN: Decimal("2.89"), COMING_OUT: Decimal("2.89"), SPHERE: Dec
 PATHS = ("charge.refunded", "charge.refund.updated", "refund.updated", "reconcile_payments")
 
 
-@pytest.fixture
-def campaign(db):
-    call_command("load_p6_fundraising", stdout=StringIO())
-
 
 @pytest.fixture
 def paid_order(client, p6_catalogue, campaign, fake_stripe):

@@ -2,10 +2,8 @@
 sets Paid, Refunded or Cancelled; only the fulfilment steps change anything; a pending order is cancelled by
 its own button, which cancels its payment at Stripe first; verify_ledger reports a status that lies."""
 
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
 from django.urls import reverse
 from oscar.core.loading import get_model
 
@@ -19,10 +17,6 @@ ALL_STATUSES = ["Pending payment", "Paid", "Being processed", "Shipped", "Refund
 # (from, to) that staff may do: the fulfilment steps the pipeline allows
 FULFILMENT = {("Paid", "Being processed"), ("Being processed", "Shipped")}
 
-
-@pytest.fixture
-def campaign(db):
-    call_command("load_p6_fundraising", stdout=StringIO())
 
 
 def _order_in(status, client, placed_order):

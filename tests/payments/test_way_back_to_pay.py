@@ -3,11 +3,9 @@ fan's language and plain words (part 4), against the Stripe-shaped fake: one cha
 
 import re
 from decimal import Decimal
-from io import StringIO
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from django.utils import translation
@@ -26,10 +24,6 @@ pytestmark = pytest.mark.django_db
 
 TOTAL = Decimal("30.00")
 
-
-@pytest.fixture
-def campaign(db):
-    call_command("load_p6_fundraising", stdout=StringIO())
 
 
 def _pay(client, order, lang="en", **data):
