@@ -9,8 +9,8 @@ from decimal import Decimal
 from django.db.models import Max, Sum
 from django.utils import timezone
 
-from fundraising.models import Account, CampaignGoal, LedgerTransaction, OrderLineBreakdown
-from fundraising.selectors import beneficiary_balances
+from fundraising.models import CampaignGoal, LedgerTransaction, OrderLineBreakdown
+from fundraising.selectors import beneficiary_balances, ledger_currencies
 from shop.currency import quantize
 
 ZERO = Decimal(0)
@@ -19,7 +19,7 @@ ZERO = Decimal(0)
 def transparency_totals():
     """Per currency: raised (sale credits), reversed (refunds, disputes), net, disbursed, payable, items
     in paid orders (refunds not subtracted), the goal and its progress (net / goal), per group too."""
-    currencies = sorted(set(Account.objects.values_list("currency", flat=True).distinct()))
+    currencies = ledger_currencies()
     goals = {goal.currency: goal.amount for goal in CampaignGoal.objects.all()}
     sold = dict(
         OrderLineBreakdown.objects.filter(completed_at__isnull=False).values("currency")

@@ -1,4 +1,3 @@
-import datetime as dt
 from decimal import Decimal
 
 from django import forms
@@ -7,6 +6,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from fundraising import selectors
 from fundraising.forms_money import MoneyAmountField
 from fundraising.models import Account, Beneficiary, CampaignGoal, LedgerTransaction
 from fundraising.selectors import account_balance
@@ -14,8 +14,7 @@ from shop.currency import CurrencyError, normalise, quantize
 
 
 def currency_choices():
-    codes = set(Account.objects.values_list("currency", flat=True).distinct()) | {settings.SHOP_CURRENCY}
-    return [(code, code) for code in sorted(codes)]
+    return [(code, code) for code in selectors.ledger_currencies(including=[settings.SHOP_CURRENCY])]
 
 
 class CurrencyField(forms.ChoiceField):
@@ -49,26 +48,6 @@ class LedgerFilterForm(forms.Form):
             raise forms.ValidationError(_("The end date is before the start date."))
         return data
 
-    def filter(self, entries):
-        """The entries matching the (valid) filters."""
-        data = self.cleaned_data
-        if data.get("beneficiary"):
-            entries = entries.filter(account__beneficiary=data["beneficiary"])
-        if data.get("kind"):
-            entries = entries.filter(transaction__kind=data["kind"])
-        if data.get("currency"):
-            entries = entries.filter(currency=data["currency"])
-        if data.get("date_from"):
-            entries = entries.filter(posted_at__gte=_midnight(data["date_from"]))
-        if data.get("date_to"):
-            entries = entries.filter(posted_at__lt=_midnight(data["date_to"] + dt.timedelta(days=1)))
-        if data.get("order"):
-            entries = entries.filter(transaction__order__number=data["order"].strip())
-        return entries
-
-
-def _midnight(day):
-    return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
 
 
 class StatementForm(forms.Form):

@@ -1,28 +1,25 @@
 """The fundraising section of the dashboard: read the ledger, pay it out, set its rules.
 
-Reads go through ``fundraising.selectors``; writes through ``fundraising.services`` only. Every page
-makes a fixed number of queries whatever the size of the ledger (balances from checkpoints, keyset
+Reads go through ``fundraising.selectors`` (and ``fundraising.exports`` for the downloads); writes
+through ``fundraising.services`` only: no view queries or writes the ORM itself. Every page makes a
+fixed number of queries whatever the size of the ledger (balances from checkpoints, keyset
 pagination, related rows joined or prefetched).
 """
 
-import csv
 import datetime as dt
-import io
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import Prefetch, Sum
-from django.db.models.functions import TruncDate
 from django.http import HttpResponse, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.generic import CreateView, FormView, ListView, TemplateView, UpdateView
 
-from fundraising import selectors, services
+from fundraising import exports, selectors, services
 from fundraising.dashboard import chart
 from fundraising.dashboard.forms import (
     BeneficiaryForm,
@@ -33,17 +30,7 @@ from fundraising.dashboard.forms import (
     StatementForm,
 )
 from fundraising.exceptions import IdempotencyConflict, InsufficientPayable
-from fundraising.exports import CSV_COLUMNS, entry_csv_rows
-from fundraising.models import (
-    Account,
-    Beneficiary,
-    CampaignGoal,
-    Disbursement,
-    Entry,
-    LedgerTransaction,
-    ShareRule,
-    ShareRuleBeneficiary,
-)
+from fundraising.models import Beneficiary, CampaignGoal
 from shop.currency import quantize
 
 ZERO = Decimal(0)
@@ -53,7 +40,7 @@ CHART_DAYS = 60
 
 def ledger_currencies():
     """Every currency that has an account, and the shop's (one query)."""
-    return sorted(set(Account.objects.values_list("currency", flat=True).distinct()) | {settings.SHOP_CURRENCY})
+    return selectors.ledger_currencies(including=[settings.SHOP_CURRENCY])
 
 
 class OverviewView(TemplateView):
@@ -77,16 +64,7 @@ class OverviewView(TemplateView):
     def chart(self, currency):
         end = timezone.now().date()
         start = end - dt.timedelta(days=CHART_DAYS - 1)
-        rows = (
-            Entry.objects.filter(
-                currency=currency, transaction__kind=LedgerTransaction.Kind.SALE,
-                account__kind=Account.Kind.PAYABLE,
-                posted_at__gte=dt.datetime.combine(start, dt.time.min, tzinfo=dt.timezone.utc),
-            )
-            .annotate(day=TruncDate("posted_at", tzinfo=dt.timezone.utc))
-            .values("day").annotate(amount=Sum("credit")).order_by("day")
-        )
-        by_day = {row["day"]: quantize(row["amount"], currency) for row in rows}
+        by_day = selectors.donations_per_day(currency=currency, start=start)
         title = _("Donations per day over the last %(days)s days (%(currency)s)") % {
             "days": CHART_DAYS, "currency": currency}
         return mark_safe(chart.donations_svg(chart.fill_days(by_day, start=start, end=end),
@@ -94,15 +72,14 @@ class OverviewView(TemplateView):
 
 
 def filtered_entries(form):
-    """The ledger rows for a bound filter form, newest first, with what a row shows joined in."""
-    entries = Entry.objects.select_related(
-        "account", "account__beneficiary", "transaction", "transaction__order", "transaction__disbursement"
-    ).order_by("-id")
-    if form.is_valid():
-        entries = form.filter(entries)
-    else:
-        entries = entries.none()
-    return entries
+    """The ledger rows for a bound filter form, newest first (none when the filters are invalid)."""
+    if not form.is_valid():
+        return selectors.ledger_entries().none()
+    data = form.cleaned_data
+    return selectors.ledger_entries(
+        beneficiary=data.get("beneficiary"), kind=data.get("kind"), currency=data.get("currency"),
+        date_from=data.get("date_from"), date_to=data.get("date_to"), order_number=data.get("order"),
+    )
 
 
 class LedgerView(TemplateView):
@@ -113,22 +90,11 @@ class LedgerView(TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         form = LedgerFilterForm(self.request.GET)  # always bound: no filter is a valid filter
-        entries = filtered_entries(form)
-        after = _cursor(self.request.GET.get("after"))
-        before = _cursor(self.request.GET.get("before"))
-        if before is not None:
-            page = list(entries.filter(id__gt=before).order_by("id")[: PAGE_SIZE + 1])
-            has_more_newer = len(page) > PAGE_SIZE
-            page = list(reversed(page[:PAGE_SIZE]))
-            has_older = True
-            has_newer = has_more_newer
-        else:
-            if after is not None:
-                entries = entries.filter(id__lt=after)
-            page = list(entries[: PAGE_SIZE + 1])
-            has_older = len(page) > PAGE_SIZE
-            page = page[:PAGE_SIZE]
-            has_newer = after is not None
+        found = selectors.entry_page(
+            entries=filtered_entries(form), size=PAGE_SIZE,
+            after=_cursor(self.request.GET.get("after")), before=_cursor(self.request.GET.get("before")),
+        )
+        page = found.entries
         query = self.request.GET.copy()
         query.pop("after", None)
         query.pop("before", None)
@@ -136,8 +102,8 @@ class LedgerView(TemplateView):
         ctx.update(
             form=form,
             entries=page,
-            next_url=f"?{base}&after={page[-1].pk}" if page and has_older else None,
-            previous_url=f"?{base}&before={page[0].pk}" if page and has_newer else None,
+            next_url=f"?{base}&after={page[-1].pk}" if page and found.has_older else None,
+            previous_url=f"?{base}&before={page[0].pk}" if page and found.has_newer else None,
             filter_query=base,
         )
         return ctx
@@ -151,41 +117,27 @@ def _cursor(value):
     return number if number >= 0 else None
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 class LedgerCsvView(TemplateView):
     """Every row the ledger view shows for the same filters (all its pages, in its order), as CSV."""
 
     def get(self, request, *args, **kwargs):
         form = LedgerFilterForm(request.GET)
-        entries = filtered_entries(form)
-        writer = csv.writer(_Echo(), lineterminator="\n")
-
-        def rows():
-            yield writer.writerow(CSV_COLUMNS)
-            for row in entry_csv_rows(entries):
-                yield writer.writerow(row)
-
-        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(exports.entries_csv(filtered_entries(form)),
+                                         content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="p6-ledger.csv"'
         return response
 
 
 class LedgerBeancountView(TemplateView):
-    """The ledger as a beancount file (``export_ledger --format beancount``), one currency or all."""
+    """The ledger as a beancount file (``exports.beancount``, as ``export_ledger --format beancount``),
+    one currency or all."""
 
     def get(self, request, *args, **kwargs):
-        from fundraising.management.commands.export_ledger import Command
-
         currency = request.GET.get("currency", "").strip().upper() or None
         if currency not in (None, *ledger_currencies()):
             currency = None
-        buffer = io.StringIO()
-        Command().write_beancount(buffer, currency, None)
-        response = HttpResponse(buffer.getvalue(), content_type="text/plain; charset=utf-8")
+        text = "".join(exports.beancount(currency=currency))
+        response = HttpResponse(text, content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="p6-ledger.beancount"'
         return response
 
@@ -214,7 +166,7 @@ class DisbursementListView(ListView):
     paginate_by = PAGE_SIZE
 
     def get_queryset(self):
-        return Disbursement.objects.select_related("beneficiary", "created_by", "transaction").order_by("-paid_on", "-id")
+        return selectors.disbursements()
 
 
 class DisbursementCreateView(FormView):
@@ -248,13 +200,26 @@ class BeneficiaryListView(ListView):
     context_object_name = "beneficiaries"
 
     def get_queryset(self):
-        return Beneficiary.objects.order_by("name")
+        return selectors.beneficiaries()
 
 
 class BeneficiaryCreateView(CreateView):
+    """Create (or, below, edit) a beneficiary: the model form validates, ``services.save_beneficiary`` writes."""
+
     model = Beneficiary
     form_class = BeneficiaryForm
     template_name = "fundraising/dashboard/beneficiary_form.html"
+
+    def get_queryset(self):
+        return selectors.beneficiaries()
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        self.object = services.save_beneficiary(
+            beneficiary=self.object, name=data["name"], slug=data["slug"], description=data["description"],
+            country=data["country"], active=data["active"], default_weight=data["default_weight"],
+        )
+        return redirect(self.get_success_url())
 
     def get_success_url(self):
         messages.success(self.request, _("Saved %(name)s.") % {"name": self.object.name})
@@ -272,9 +237,7 @@ class RuleListView(ListView):
     context_object_name = "rules"
 
     def get_queryset(self):
-        return ShareRule.objects.select_related("created_by").prefetch_related(
-            Prefetch("allocations", queryset=ShareRuleBeneficiary.objects.select_related("beneficiary").order_by("beneficiary__name"))
-        ).order_by("-valid_from")
+        return selectors.share_rules()
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -290,7 +253,7 @@ class RuleCreateView(FormView):
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
-        kwargs["beneficiaries"] = Beneficiary.objects.filter(active=True).order_by("name")
+        kwargs["beneficiaries"] = selectors.beneficiaries(active=True)
         return kwargs
 
     def get_initial(self):
@@ -322,15 +285,14 @@ class GoalView(FormView):
 
     def get_form_kwargs(self):
         kwargs = super().get_form_kwargs()
-        kwargs["instance"] = CampaignGoal.objects.filter(currency=settings.SHOP_CURRENCY).first() or CampaignGoal(
+        # An unsaved goal when none was set yet: the form validates its amount in that currency.
+        kwargs["instance"] = selectors.campaign_goal(currency=settings.SHOP_CURRENCY) or CampaignGoal(
             currency=settings.SHOP_CURRENCY)
         return kwargs
 
     def form_valid(self, form):
-        goal = form.save(commit=False)
-        goal.amount = quantize(goal.amount, goal.currency)
-        goal.updated_by = self.request.user
-        goal.save()
+        services.set_campaign_goal(currency=settings.SHOP_CURRENCY, amount=form.cleaned_data["amount"],
+                                   updated_by=self.request.user)
         messages.success(self.request, _("Saved the campaign goal."))
         return redirect("fundraising-dashboard:overview")
 

@@ -16,6 +16,7 @@ from fundraising import services
 from fundraising.exceptions import InsufficientPayable
 from fundraising.models import BreakdownPart, Entry, LedgerTransaction
 from fundraising.selectors import beneficiary_balances
+from fundraising.services import checkpoints
 from fundraising.verification import ledger_violations
 from tests.fundraising import support
 from tests.racing import race
@@ -96,7 +97,7 @@ def test_a_disbursement_racing_a_refund_never_drives_a_payable_below_zero(commit
 
 def test_a_checkpoint_does_not_keep_sales_waiting_behind_a_long_transaction(committed_order, monkeypatch):
     # given a capture whose transaction stays open after inserting its entries
-    monkeypatch.setattr(services, "CHECKPOINT_LOCK_TIMEOUT", "200ms")
+    monkeypatch.setattr(checkpoints, "CHECKPOINT_LOCK_TIMEOUT", "200ms")
     inserted, release = threading.Event(), threading.Event()
 
     def slow_capture():

@@ -1,11 +1,10 @@
-"""Read-only queries on the donation ledger (services write, selectors read).
+"""Balances: the latest checkpoint plus the entries after it (services write, selectors read).
 
 Balances come from the latest ``BalanceCheckpoint`` (cumulative totals per account and transaction kind
 of every entry up to an id) plus the entries after it, summed through the (account, id) index. Nothing
 here locks or writes; services call these under their own locks when they need a balance to check.
 """
 
-import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -13,15 +12,7 @@ from decimal import Decimal
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from fundraising.models import (
-    Account,
-    BalanceCheckpoint,
-    Beneficiary,
-    CheckpointTotal,
-    Entry,
-    LedgerTransaction,
-    ShareRule,
-)
+from fundraising.models import Account, BalanceCheckpoint, Beneficiary, CheckpointTotal, Entry, LedgerTransaction
 from shop.currency import normalise, quantize
 
 Kind = LedgerTransaction.Kind
@@ -48,37 +39,6 @@ class BeneficiaryBalance:
     adjusted: Decimal
     payable: Decimal
     receivable: Decimal
-
-
-@dataclass(frozen=True)
-class Statement:
-    """A beneficiary's payable account over ``[start, end)``.
-
-    ``entries`` is a lazy queryset of the period's entries (oldest first, with their transactions);
-    ``closing == opening + total_credit - total_debit``.
-    """
-
-    beneficiary: Beneficiary
-    currency: str
-    account: Account | None
-    start: dt.datetime
-    end: dt.datetime
-    opening: Decimal
-    total_debit: Decimal
-    total_credit: Decimal
-    closing: Decimal
-    entries: object
-
-
-def rule_in_force(*, at=None):
-    """The share rule in force at ``at`` (default now): ``valid_from <= at < valid_to``, or None."""
-    at = at or timezone.now()
-    return (
-        ShareRule.objects.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at), valid_from__lte=at)
-        .order_by("-valid_from")
-        .prefetch_related("allocations__beneficiary")
-        .first()
-    )
 
 
 def totals_by_account_and_kind(*, accounts, before=None):
@@ -198,52 +158,16 @@ def beneficiary_balances(*, currency):
     return result
 
 
-def _instant(value, *, end):
-    """A date means the whole day (UTC): as a start its midnight, as an end the next midnight."""
-    if isinstance(value, dt.datetime):
-        if timezone.is_naive(value):
-            raise ValueError(f"{value} is a naive datetime: give an aware one or a date")
-        return value
-    if isinstance(value, dt.date):
-        day = value + dt.timedelta(days=1) if end else value
-        return dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
-    raise TypeError(f"expected a date or an aware datetime, not {type(value).__name__}")
+def debit_balances(*, accounts, before=None):
+    """``{account id: debits - credits}`` over the given account ids, exactly, from the checkpoints
+    (``totals_by_account_and_kind``); ``before``: of the entries posted before that instant. Accounts
+    without entries before it are left out."""
+    balances = defaultdict(lambda: ZERO)
+    for (account_id, _kind), (debit, credit) in totals_by_account_and_kind(accounts=accounts, before=before).items():
+        balances[account_id] += debit - credit
+    return dict(balances)
 
 
-def statement(*, beneficiary, currency, start, end):
-    """The beneficiary's payable account from ``start`` to ``end``: opening, entries, closing.
-
-    Dates are whole UTC days, both included; datetimes are the half-open interval ``[start, end)``.
-    Raises ``ValueError`` if ``end`` is before ``start``, ``TypeError`` for other argument types.
-    """
-    currency = normalise(currency)
-    start_at, end_at = _instant(start, end=False), _instant(end, end=True)
-    if end_at < start_at:
-        raise ValueError(f"the statement ends ({end}) before it starts ({start})")
-    account = Account.objects.filter(
-        kind=Account.Kind.PAYABLE, beneficiary=beneficiary, currency=currency
-    ).first()
-    zero = quantize(ZERO, currency)
-    if account is None:
-        return Statement(beneficiary, currency, None, start_at, end_at, zero, zero, zero, zero, Entry.objects.none())
-    opening = account_balance(account=account, before=start_at)
-    entries = (
-        Entry.objects.filter(account=account, posted_at__gte=start_at, posted_at__lt=end_at)
-        .select_related("transaction", "transaction__order")
-        .order_by("posted_at", "id")
-    )
-    sums = entries.aggregate(debit=Sum("debit"), credit=Sum("credit"))
-    debit = quantize(sums["debit"] or ZERO, currency)
-    credit = quantize(sums["credit"] or ZERO, currency)
-    return Statement(
-        beneficiary=beneficiary,
-        currency=currency,
-        account=account,
-        start=start_at,
-        end=end_at,
-        opening=opening,
-        total_debit=debit,
-        total_credit=credit,
-        closing=quantize(opening + credit - debit, currency),
-        entries=entries,
-    )
+def ledger_currencies(*, including=()):
+    """Every currency that has a ledger account, with those in ``including``, sorted (one query)."""
+    return sorted(set(Account.objects.values_list("currency", flat=True).distinct()) | set(including))

@@ -1,0 +1,48 @@
+"""Read-only queries on the donation ledger (services write, selectors read).
+
+Nothing here locks or writes. One module per sub-domain; this package re-exports their public names,
+so callers write ``from fundraising import selectors; selectors.beneficiary_balances(...)``:
+- ``balances``: checkpointed balances (the latest checkpoint plus the entries after it), per account,
+  per beneficiary, and the ledger's currencies;
+- ``entries``: statements, the staff ledger's filtered and paged entries, donations per day, payouts;
+- ``rules``: the share rule in force and the history of rules, the beneficiaries, the campaign goal.
+"""
+
+from fundraising.selectors.balances import (
+    BeneficiaryBalance,
+    account_balance,
+    beneficiary_balances,
+    debit_balances,
+    ledger_currencies,
+    totals_by_account_and_kind,
+)
+from fundraising.selectors.entries import (
+    EntryPage,
+    Statement,
+    disbursements,
+    donations_per_day,
+    entry_page,
+    ledger_entries,
+    statement,
+)
+from fundraising.selectors.rules import beneficiaries, campaign_goal, rule_in_force, share_rules
+
+__all__ = [
+    "BeneficiaryBalance",
+    "EntryPage",
+    "Statement",
+    "account_balance",
+    "beneficiaries",
+    "beneficiary_balances",
+    "campaign_goal",
+    "debit_balances",
+    "disbursements",
+    "donations_per_day",
+    "entry_page",
+    "ledger_currencies",
+    "ledger_entries",
+    "rule_in_force",
+    "share_rules",
+    "statement",
+    "totals_by_account_and_kind",
+]
