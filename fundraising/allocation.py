@@ -13,7 +13,7 @@ cumulative reversal target of a refund. Everything else is divided with the larg
 Amounts are ``Decimal`` in major units, already at the currency's minor unit (``Decimal("0.10")``
 USD, ``Decimal("1000")`` JPY, ``Decimal("1.250")`` KWD); anything else is refused rather than
 silently rounded: a float or an int is a ``TypeError``, a negative amount or one finer than the
-minor unit a ``ValueError`` (``shop.currency.CurrencyError`` for the latter, which subclasses it).
+minor unit a ``ValueError`` (``fundraising.money.CurrencyError`` for the latter, which subclasses it).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TypeVar
 
-from shop.currency import CurrencyError, exponent, from_minor, normalise, quantum, to_minor
+from fundraising.money import CurrencyError, exponent, from_minor, normalise, quantum, to_minor
 
 __all__ = [
     "BPS_WHOLE",

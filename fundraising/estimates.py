@@ -18,8 +18,8 @@ from oscar.core.loading import get_model
 from catalog.models import UnitCost
 from fundraising import allocation
 from fundraising.models import LedgerTransaction, OrderLineBreakdown
+from fundraising.money import quantize
 from fundraising.selectors import rule_in_force
-from shop.currency import quantize
 
 StockRecord = get_model("partner", "StockRecord")
 

@@ -26,7 +26,7 @@ from django.db.models import Min, Prefetch
 
 from fundraising import selectors
 from fundraising.models import Account, BreakdownPart, Entry, LedgerTransaction, OrderLineBreakdown
-from shop.currency import quantize
+from fundraising.money import quantize
 
 CHUNK = 2000
 

@@ -1,17 +1,16 @@
-"""The form field for every amount of money staff type (dashboard forms of shop, fundraising and catalog).
+"""The form field for every amount of money staff type (dashboard forms of shop and fundraising, the unit costs).
 
-One rule, one place: the notation and the currency's decimals are checked by ``shop.currency.parse_amount``
+One rule, one place: the notation and the currency's decimals are checked by ``fundraising.money.parse_amount``
 (plain decimal notation, no finer than the currency's minor unit, at most 12 digits before the point); this
-field only words its refusals in the user's language. It lives in ``fundraising`` because the import
-direction (shop -> fundraising -> catalog) lets shop's forms use it too; like the rest of fundraising it
-reads the Django-free ``shop.currency`` and nothing else of shop.
+field only words its refusals in the user's language. It lives in ``fundraising``, next to the money rules,
+because the import direction (shop -> fundraising -> catalog) lets shop's forms use it too.
 """
 
 from django import forms
 from django.core import validators
 from django.utils.translation import gettext_lazy as _
 
-from shop.currency import AmountError, amount_example, normalise, parse_amount
+from fundraising.money import AmountError, amount_example, normalise, parse_amount
 
 
 # "Enter an amount in whole yen": the unit's name in the user's language (others say "whole CLP").

@@ -49,7 +49,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fundraising.exceptions import AppendOnlyError, RuleInUse
-from shop.currency import to_minor
+from fundraising.money import to_minor
 
 AMOUNT = {"max_digits": 18, "decimal_places": 4}
 BPS_WHOLE = 10_000

@@ -10,8 +10,8 @@ from django.db.models import Max, Sum
 from django.utils import timezone
 
 from fundraising.models import CampaignGoal, LedgerTransaction, OrderLineBreakdown
+from fundraising.money import quantize
 from fundraising.selectors import beneficiary_balances, ledger_currencies
-from shop.currency import quantize
 
 ZERO = Decimal(0)
 

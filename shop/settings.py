@@ -122,7 +122,7 @@ INSTALLED_APPS = [
     "shop.payments.apps.PaymentsConfig",
     "shop.payments.dashboard.apps.PaymentsDashboardConfig",
     "catalog.apps.CatalogConfig",
-    "catalog.dashboard.apps.CatalogDashboardConfig",
+    "fundraising.dashboard.unit_costs.apps.UnitCostDashboardConfig",
     "fundraising.apps.FundraisingConfig",
     "fundraising.dashboard.apps.FundraisingDashboardConfig",
 ]

@@ -9,8 +9,8 @@ from django.utils.translation import gettext_lazy as _
 from fundraising import selectors
 from fundraising.forms_money import MoneyAmountField
 from fundraising.models import Account, Beneficiary, CampaignGoal, LedgerTransaction
+from fundraising.money import CurrencyError, normalise, quantize
 from fundraising.selectors import account_balance
-from shop.currency import CurrencyError, normalise, quantize
 
 
 def currency_choices():

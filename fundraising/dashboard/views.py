@@ -31,7 +31,7 @@ from fundraising.dashboard.forms import (
 )
 from fundraising.exceptions import IdempotencyConflict, InsufficientPayable
 from fundraising.models import Beneficiary, CampaignGoal
-from shop.currency import quantize
+from fundraising.money import quantize
 
 ZERO = Decimal(0)
 PAGE_SIZE = 50

@@ -13,7 +13,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from fundraising.models import Account, BalanceCheckpoint, Beneficiary, CheckpointTotal, Entry, LedgerTransaction
-from shop.currency import normalise, quantize
+from fundraising.money import normalise, quantize
 
 Kind = LedgerTransaction.Kind
 ZERO = Decimal(0)

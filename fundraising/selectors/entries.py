@@ -13,8 +13,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from fundraising.models import Account, Beneficiary, Disbursement, Entry, LedgerTransaction
+from fundraising.money import normalise, quantize
 from fundraising.selectors.balances import ZERO, account_balance
-from shop.currency import normalise, quantize
 
 
 @dataclass(frozen=True)

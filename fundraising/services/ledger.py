@@ -20,7 +20,7 @@ from oscar.core.loading import get_model
 
 from fundraising.exceptions import IdempotencyConflict, UnbalancedTransaction
 from fundraising.models import Account, Entry, LedgerTransaction, transaction_digest
-from shop.currency import quantize, to_minor
+from fundraising.money import quantize, to_minor
 
 Order = get_model("order", "Order")
 

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from fundraising.exceptions import IdempotencyConflict, InsufficientPayable, MissingReason, UnbalancedTransaction
 from fundraising.models import Account, Disbursement
+from fundraising.money import normalise
 from fundraising.selectors import account_balance
 from fundraising.services.ledger import (
     ZERO,
@@ -27,7 +28,6 @@ from fundraising.services.ledger import (
     _lock_accounts,
     _post,
 )
-from shop.currency import normalise
 
 
 class EntrySpec(NamedTuple):

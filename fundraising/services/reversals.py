@@ -24,6 +24,7 @@ from fundraising.models import (
     ReversalLine,
     ReversalLinePart,
 )
+from fundraising.money import normalise, quantize
 from fundraising.selectors import account_balance
 from fundraising.services.ledger import (
     ZERO,
@@ -36,7 +37,6 @@ from fundraising.services.ledger import (
     _lock_order,
     _post,
 )
-from shop.currency import normalise, quantize
 
 
 def post_reversal(*, order, key, kind, amount, line_quantities=None):

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from fundraising import allocation
 from fundraising.models import Beneficiary, CampaignGoal, OrderLineBreakdown, ShareRule, ShareRuleBeneficiary
-from shop.currency import normalise, quantize
+from fundraising.money import normalise, quantize
 
 
 def set_share_rule(*, share_bps, weights, valid_from=None, created_by=None, note=""):

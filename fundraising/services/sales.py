@@ -17,6 +17,7 @@ from catalog.models import UnitCost
 from fundraising import allocation
 from fundraising.exceptions import LedgerError
 from fundraising.models import Account, BreakdownPart, OrderLineBreakdown
+from fundraising.money import normalise, quantize
 from fundraising.selectors import rule_in_force
 from fundraising.services.ledger import (
     ZERO,
@@ -28,7 +29,6 @@ from fundraising.services.ledger import (
     _payable_accounts,
     _post,
 )
-from shop.currency import normalise, quantize
 
 
 def snapshot_order(*, order):

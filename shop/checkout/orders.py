@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from fundraising import allocation
 from fundraising.estimates import Estimate
 from fundraising.models import OrderLineBreakdown
-from shop.currency import normalise, quantize
+from fundraising.money import normalise, quantize
 from shop.payments.services import CANCELLED, PAID, PENDING, REFUNDED
 
 #: The fan's words for an order's status (Oscar stores the English pipeline names).

@@ -26,7 +26,7 @@ from django.conf import settings
 from oscar.apps.offer import benefits as oscar
 from oscar.apps.offer.results import ZERO_DISCOUNT, BasketDiscount
 
-from shop.currency import stripe_quantum
+from fundraising.money import stripe_quantum
 
 __all__ = [
     "PercentageDiscountBenefit",

@@ -2,7 +2,7 @@
 
 Everything that leaves this module is a frozen dataclass with `Decimal` amounts in major units and
 upper-case ISO 4217 currency codes; minor units exist only in the calls below, converted by Stripe's
-own rules (`shop.currency.to_stripe_minor/from_stripe_minor`: ISK, HUF, TWD, UGX as two-decimal
+own rules (`fundraising.money.to_stripe_minor/from_stripe_minor`: ISK, HUF, TWD, UGX as two-decimal
 amounts ending in 00, MGA zero-decimal, three-decimal amounts ending in 0).
 
 Every request uses only parameters of stripe-python's generated params types for the pinned API
@@ -27,7 +27,7 @@ from typing import Any
 import stripe
 from oscar.apps.payment.exceptions import PaymentError, UnableToTakePayment
 
-from shop.currency import from_stripe_minor, normalise, to_stripe_minor
+from fundraising.money import from_stripe_minor, normalise, to_stripe_minor
 
 __all__ = [
     "BalanceTransaction",

@@ -24,7 +24,7 @@ from fundraising.allocation import (
     largest_remainder_split,
     reversal_parts,
 )
-from shop.currency import CurrencyError, from_minor, quantum, to_minor
+from fundraising.money import CurrencyError, from_minor, quantum, to_minor
 
 D = Decimal
 PROPERTY = settings(max_examples=200, deadline=None)

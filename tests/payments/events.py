@@ -22,7 +22,7 @@ import string
 import time
 from decimal import Decimal
 
-from shop.currency import normalise, to_minor
+from fundraising.money import normalise, to_minor
 from shop.payments import gateway as gateway_module
 from shop.payments.gateway import Dispute
 from shop.payments.signing import sign_webhook_payload

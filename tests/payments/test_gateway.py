@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from oscar.apps.payment.exceptions import PaymentError, UnableToTakePayment
 
-from shop.currency import CurrencyError
+from fundraising.money import CurrencyError
 from shop.payments.gateway import (
     GatewayNotConfigured,
     InvalidWebhook,

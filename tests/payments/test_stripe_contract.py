@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from shop.currency import CurrencyError
+from fundraising.money import CurrencyError
 from shop.payments.gateway import CardDeclined, ObjectNotFound, PaymentError, StripeGateway, StripeUnreachable
 from tests.payments.conftest import WEBHOOK_SECRET
 

@@ -1,10 +1,10 @@
-"""Stripe's minor units (https://docs.stripe.com/currencies) and amounts typed by people (shop.currency)."""
+"""Stripe's minor units (https://docs.stripe.com/currencies) and amounts typed by people (fundraising.money)."""
 
 from decimal import Decimal as D
 
 import pytest
 
-from shop.currency import (
+from fundraising.money import (
     AmountError,
     CurrencyError,
     from_minor,

@@ -13,7 +13,7 @@ from django.urls import reverse
 from oscar.core.loading import get_class, get_model
 from oscar.test import factories
 
-from shop.currency import to_stripe_minor
+from fundraising.money import to_stripe_minor
 from shop.offer.benefits import PayablePercentageDiscountBenefit, round_share
 
 Basket = get_model("basket", "Basket")

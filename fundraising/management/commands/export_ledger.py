@@ -17,7 +17,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fundraising import exports
-from shop.currency import CurrencyError, normalise
+from fundraising.money import CurrencyError, normalise
 
 FORMATS = {"csv": exports.ledger_csv, "beancount": exports.beancount, "breakdown-csv": exports.breakdown_csv}
 

@@ -16,8 +16,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import F
 from oscar.core.loading import get_model
 
+from fundraising.money import quantize
 from shop.checkout.placement import build_basket, place_pending_order
-from shop.currency import quantize
 from shop.payments import services as payments
 from shop.payments.gateway import PaymentIntent, Refund
 

@@ -3,7 +3,7 @@ from django.core.validators import MinValueValidator
 from django.utils.translation import gettext_lazy as _
 
 from fundraising.forms_money import MoneyAmountField
-from shop.currency import stripe_quantum
+from fundraising.money import stripe_quantum
 
 
 class RefundForm(forms.Form):

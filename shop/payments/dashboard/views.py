@@ -9,11 +9,11 @@ from oscar.apps.payment.exceptions import PaymentError
 from oscar.core.loading import get_model
 
 from fundraising.exceptions import SaleNotPosted
+from fundraising.money import quantize
 from fundraising.services import preview_reversal
-from shop.currency import quantize
 from shop.payments import selectors, services
-from shop.payments.gateway import StripeUnreachable
 from shop.payments.dashboard.forms import RefundForm
+from shop.payments.gateway import StripeUnreachable
 
 Order = get_model("order", "Order")
 

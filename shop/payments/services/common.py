@@ -10,7 +10,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_class, get_model
 
-from shop.currency import quantize
+from fundraising.money import quantize
 from shop.payments.models import PaymentAttempt, StripeRefund
 
 logger = logging.getLogger("shop.payments")

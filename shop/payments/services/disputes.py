@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fundraising import services as fundraising
-from shop.currency import quantize
+from fundraising.money import quantize
 from shop.payments.models import ExcessPayment, StripeDispute
 from shop.payments.services.common import (
     PaymentEvent, booked_attempt, captured_amount, event_type, in_shop_language, lock_order, note,

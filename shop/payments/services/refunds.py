@@ -21,7 +21,7 @@ from oscar.apps.payment.exceptions import PaymentError
 
 from fundraising import services as fundraising
 from fundraising.estimates import order_donation_detail
-from shop.currency import quantize
+from fundraising.money import quantize
 from shop.payments.gateway import Refund, StripeUnreachable, get_gateway
 from shop.payments.models import ExcessPayment, StripeRefund
 from shop.payments.services.capture import apply_excess_refund

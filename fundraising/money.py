@@ -1,4 +1,6 @@
-"""Currencies and their minor units (ISO 4217), free of Django so every layer can use it.
+"""Currencies and amounts: ISO 4217 minor units, Stripe's minor units, amounts typed by people, and the two
+values that carry a currency (``Money``, ``Fee``). Free of Django: the pure arithmetic and every layer above
+fundraising (shop) use it.
 
 Amounts are Decimals in major units everywhere except inside the Stripe boundary, which speaks in
 integer minor units by Stripe's own rules (to_stripe_minor / from_stripe_minor, not to_minor / from_minor:
@@ -7,6 +9,7 @@ Amounts typed by people or sent by API clients are read by parse_amount, one rul
 """
 
 import re
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 # ISO 4217 minor-unit exponents that differ from 2 (everything not listed has 2).
@@ -23,6 +26,24 @@ _EXPONENTS = {
 
 class CurrencyError(ValueError):
     """A currency code that is not three ASCII letters, or an amount finer than its minor unit."""
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount and its currency, travelling together (never as a loose pair)."""
+
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class Fee:
+    """The payment fee of a sale in the order's currency: Stripe's (from the charge's balance transaction,
+    ``estimated=False``) or none reported (``amount=None``, ``estimated=True``: the ledger estimates it from
+    the configured fee schedule)."""
+
+    amount: Decimal | None
+    estimated: bool
 
 
 def normalise(currency: str) -> str:

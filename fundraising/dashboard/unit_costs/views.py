@@ -6,8 +6,8 @@ from django.utils.translation import gettext as _
 from django.views.generic import FormView, ListView
 from oscar.core.loading import get_model
 
-from catalog.dashboard.forms import UnitCostForm
 from catalog.models import UnitCost
+from fundraising.dashboard.unit_costs.forms import UnitCostForm
 
 StockRecord = get_model("partner", "StockRecord")
 
@@ -15,7 +15,7 @@ StockRecord = get_model("partner", "StockRecord")
 class UnitCostListView(ListView):
     """Every stock record with its price, unit cost and margin; searchable by SKU or title."""
 
-    template_name = "catalog/dashboard/unit_cost_list.html"
+    template_name = "fundraising/dashboard/unit_cost_list.html"
     context_object_name = "stockrecords"
     paginate_by = 50
 
@@ -41,7 +41,7 @@ class UnitCostListView(ListView):
 
 
 class UnitCostUpdateView(FormView):
-    template_name = "catalog/dashboard/unit_cost_form.html"
+    template_name = "fundraising/dashboard/unit_cost_form.html"
     form_class = UnitCostForm
 
     def dispatch(self, request, *args, **kwargs):
