@@ -3,6 +3,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView
 
 from shop import browse, views
 from shop.payments import webhooks
@@ -29,6 +30,8 @@ urlpatterns = [
     # Headless API: ours first, then django-oscar-api (products, basket, checkout; its checkout view is
     # ours, through OSCARAPI_OVERRIDE_MODULES).
     path("api/p6/", include("shop.api.urls")),
+    # The OpenAPI schema of all of /api/, generated (YAML; ?format=json or Accept: application/json for JSON).
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/", include("oscarapi.urls")),
     path("", include(apps.get_app_config("oscar").urls[0])),
 ]

@@ -20,6 +20,8 @@ from rest_framework import exceptions, serializers
 
 from fundraising import services as fundraising
 from fundraising.forms_money import MoneyAmountField
+from shop.api.views.body import ObjectBodyMixin
+from shop.api.views.orders import OrderLineAttributeDetail, OrderLineDetail, OrderLineList  # noqa: F401 (oscarapi's)
 from shop.checkout.stock import OutOfStock, lock_stock_for_basket
 from shop.checkout.emails import send_pending_order_email
 from shop.checkout.views import remember_payable_order
@@ -96,7 +98,7 @@ class CheckoutSerializer(OscarApiCheckoutSerializer):
         return order
 
 
-class CheckoutView(OscarApiCheckoutView):
+class CheckoutView(ObjectBodyMixin, OscarApiCheckoutView):
     serializer_class = CheckoutSerializer
 
     def post(self, request, *args, **kwargs):
