@@ -2,6 +2,8 @@ import pytest
 from django.core.management import call_command
 from oscar.core.loading import get_model
 
+from tests.markers import Sink
+
 StockRecord = get_model("partner", "StockRecord")
 
 
@@ -14,7 +16,7 @@ def pytest_report_header(config):
 @pytest.fixture
 def p6_catalogue(db):
     """The seeded P6 catalogue, as `scripts/run` loads it."""
-    call_command("load_p6_catalogue", stdout=_Sink())
+    call_command("load_p6_catalogue", stdout=Sink())
     return StockRecord.objects.select_related("product", "unit_cost")
 
 
@@ -31,10 +33,3 @@ def staff_client(client, staff_user):
     client.force_login(staff_user)
     return client
 
-
-class _Sink:
-    def write(self, *args, **kwargs):
-        pass
-
-    def flush(self):
-        pass

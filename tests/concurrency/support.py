@@ -1,42 +1,30 @@
 """Shared by the concurrency, fault and hostile tests: committed orders paid at localstripe, ledger snapshots."""
 
-import pytest
 from django.core.management import call_command
-from django.db import connection
 from oscar.core.loading import get_model
 
 from fundraising.models import Entry, LedgerTransaction
 from fundraising.selectors import beneficiary_balances
 from shop.checkout.placement import build_basket, place_pending_order
+from tests import markers
+from tests.markers import Sink
 
 StockRecord = get_model("partner", "StockRecord")
 Order = get_model("order", "Order")
 Source = get_model("payment", "Source")
 PaymentEvent = get_model("order", "PaymentEvent")
 
-postgres_only = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="PostgreSQL only (set DATABASE_URL=postgres://...): real concurrent connections, committed data "
-           "shared with gunicorn or a subprocess",
-)
+postgres_only = markers.postgres_only
 
 ADDRESS = {"first_name": "Ana", "last_name": "Fan", "line1": "1 Main St", "line4": "Boston", "state": "MA",
            "postcode": "02110", "country": "US"}
 TEE = "P6-TEE-BLK-M"  # 30.00, free shipping, no tax
 
 
-class _Sink:
-    def write(self, *args, **kwargs):
-        pass
-
-    def flush(self):
-        pass
-
-
 def load_shop():
     """The P6 catalogue and the campaign's beneficiaries and 50 % rule, as scripts/run loads them."""
-    call_command("load_p6_catalogue", stdout=_Sink())
-    call_command("load_p6_fundraising", stdout=_Sink())
+    call_command("load_p6_catalogue", stdout=Sink())
+    call_command("load_p6_fundraising", stdout=Sink())
 
 
 def pending_order(sku=TEE, quantity=1, n=0):
