@@ -1,8 +1,10 @@
-"""Placing an order outside the checkout views, through the same code as the storefront.
+"""The one order-placement path: the storefront's "Place order", the API's checkout and `simulate_sales`.
 
-`place_pending_order` is what the checkout's "Place order" does (Oscar's OrderCreator in *Pending
-payment*, stock allocated, the donation snapshot in the same transaction); `simulate_sales` and the
-benchmarks use it with a basket built in code.
+`place_order` locks and re-checks the basket's stock, lets Oscar write the order (its OrderCreator, in
+*Pending payment*, stock allocated) and takes the donation snapshot, all in one transaction: there is never
+an order without its snapshot, nor one placed on stock another checkout took. The storefront and the API
+hand it Oscar's own `OrderPlacementMixin.place_order`; `place_pending_order` (simulate_sales, the
+benchmarks) hands it OrderCreator with a basket built in code.
 """
 
 from django.db import transaction
@@ -32,13 +34,27 @@ def build_basket(*, items, owner=None):
     return basket
 
 
+def place_order(*, basket, write_order):
+    """Lock the basket's stock, call `write_order()` (which writes the order through Oscar's OrderCreator
+    and returns it) and take the order's donation snapshot, in one transaction; returns the order.
+
+    Raises OutOfStock (an UnableToPlaceOrder) when a line's net stock is short, checked under lock
+    (shop/checkout/stock.py); then nothing is written.
+    """
+    with transaction.atomic():
+        lock_stock_for_basket(basket)
+        order = write_order()
+        fundraising.snapshot_order(order=order)
+    return order
+
+
 def place_pending_order(*, basket, email, address, user=None, shipping_method=None):
     """Place `basket` as an order in Pending payment, as the checkout does; returns the order.
 
     `address` is a dict of ShippingAddress fields (country as an ISO code). Raises ValueError when the
     basket is empty, and OutOfStock (an UnableToPlaceOrder) when a line's net stock is short (checked
     under lock, shop/checkout/stock.py). The order, its lines, the stock allocation and the donation
-    snapshot are written in one transaction; the basket is submitted.
+    snapshot are written in one transaction (`place_order`); the basket is submitted.
     """
     if basket.is_empty:
         raise ValueError("cannot place an order for an empty basket")
@@ -47,15 +63,15 @@ def place_pending_order(*, basket, email, address, user=None, shipping_method=No
     total = OrderTotalCalculator().calculate(basket, shipping_charge)
     fields = dict(address)
     fields["country"] = Country.objects.get(iso_3166_1_a2=fields.pop("country"))
-    with transaction.atomic():
-        lock_stock_for_basket(basket)  # raises OutOfStock (nothing written) when the last units are gone
-        shipping_address = ShippingAddress.objects.create(**fields)
+
+    def write_order():
         order = OrderCreator().place_order(
             basket=basket, total=total, shipping_method=shipping_method, shipping_charge=shipping_charge,
-            user=user, shipping_address=shipping_address,
+            user=user, shipping_address=ShippingAddress.objects.create(**fields),
             order_number=OrderNumberGenerator().order_number(basket), status=payments.PENDING,
             guest_email=email if user is None else "",
         )
-        fundraising.snapshot_order(order=order)
         basket.submit()
-    return order
+        return order
+
+    return place_order(basket=basket, write_order=write_order)

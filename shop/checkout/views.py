@@ -17,7 +17,6 @@ from axes.helpers import get_client_ip_address
 from django import http
 from django.conf import settings
 from django.contrib import messages
-from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -25,9 +24,7 @@ from django.views import generic
 from oscar.apps.checkout import views as oscar_views
 from oscar.core.loading import get_model
 
-from fundraising import services as fundraising
-from shop.checkout import declines, emails, orders
-from shop.checkout.stock import lock_stock_for_basket
+from shop.checkout import declines, emails, orders, placement
 from shop.payments import services as payments
 
 logger = logging.getLogger("shop.checkout")
@@ -59,15 +56,12 @@ class PaymentDetailsView(oscar_views.PaymentDetailsView):
         return None
 
     def place_order(self, *args, **kwargs):
-        # Oscar's OrderCreator runs its own atomic block; wrapping it makes the donation snapshot part of
-        # the same database transaction, so there is never an order without its snapshot.
-        # The stock is locked and re-checked first, in the same transaction (shop/checkout/stock.py): an
-        # OutOfStock here is Oscar's UnableToPlaceOrder, shown on the preview with the basket restored.
-        with transaction.atomic():
-            lock_stock_for_basket(kwargs["basket"])
-            order = super().place_order(*args, **kwargs)
-            fundraising.snapshot_order(order=order)
-        return order
+        # The one placement path (stock locked, order written, donation snapshot, one transaction). An
+        # OutOfStock is Oscar's UnableToPlaceOrder, shown on the preview with the basket restored.
+        def write_order():
+            return super(PaymentDetailsView, self).place_order(*args, **kwargs)
+
+        return placement.place_order(basket=kwargs["basket"], write_order=write_order)
 
     def handle_successful_order(self, order):
         # This email says the order waits for its money and links to the payment page; the confirmation is

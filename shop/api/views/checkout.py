@@ -1,16 +1,15 @@
 """oscarapi's checkout, placing orders like the storefront (found through OSCARAPI_OVERRIDE_MODULES).
 
-The storefront's PaymentDetailsView.place_order locks the basket's stock, lets Oscar write the order and
-takes the donation snapshot, all in one transaction; oscarapi's CheckoutSerializer calls the same
-OrderPlacementMixin.place_order, so the same wrapping goes there. The order is then remembered in the
-session that placed it, which is what lets a guest pay it (shop.checkout.views.order_for_request).
+oscarapi's CheckoutSerializer calls Oscar's OrderPlacementMixin.place_order, as the storefront does, so it goes
+through the same placement path (shop.checkout.placement.place_order: stock locked, order written, donation
+snapshot, one transaction). The order is then remembered in the session that placed it, which is what lets
+a guest pay it (shop.checkout.views.order_for_request).
 
 The money a client may send (the expected ``total`` and ``shipping_charge``) is read like every amount staff
 type: plain decimal notation, no finer than the basket currency's minor unit (MoneyAmountField's rules).
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_model
 from oscarapi.serializers.checkout import CheckoutSerializer as OscarApiCheckoutSerializer
@@ -18,12 +17,12 @@ from oscarapi.serializers.checkout import PriceSerializer
 from oscarapi.views.checkout import CheckoutView as OscarApiCheckoutView
 from rest_framework import exceptions, serializers
 
-from fundraising import services as fundraising
 from fundraising.forms_money import MoneyAmountField
 from shop.api.views.body import ObjectBodyMixin
 from shop.api.views.orders import OrderLineAttributeDetail, OrderLineDetail, OrderLineList  # noqa: F401 (oscarapi's)
-from shop.checkout.stock import OutOfStock, lock_stock_for_basket
+from shop.checkout import placement
 from shop.checkout.emails import send_pending_order_email
+from shop.checkout.stock import OutOfStock
 from shop.checkout.views import remember_payable_order
 
 Order = get_model("order", "Order")
@@ -87,11 +86,11 @@ class CheckoutSerializer(OscarApiCheckoutSerializer):
         return super().validate(attrs)
 
     def place_order(self, *args, **kwargs):
+        def write_order():
+            return super(CheckoutSerializer, self).place_order(*args, **kwargs)
+
         try:
-            with transaction.atomic():
-                lock_stock_for_basket(kwargs["basket"])
-                order = super().place_order(*args, **kwargs)
-                fundraising.snapshot_order(order=order)
+            order = placement.place_order(basket=kwargs["basket"], write_order=write_order)
         except OutOfStock as exc:
             # oscarapi answers a checkout it cannot place with 406; nothing was written.
             raise exceptions.NotAcceptable(str(exc))
