@@ -32,6 +32,14 @@ class Estimate:
     is_from: bool = False  # a parent product: the cheapest variant's figure ("from")
 
 
+def scheduled_fee(*, amount, currency):
+    """The payment fee the configured schedule gives on ``amount`` (``STRIPE_FEE_PERCENT`` % +
+    ``STRIPE_FEE_FIXED``, read here and nowhere else): the estimates before payment, and the sale posting
+    when the gateway reports no fee. Raises as ``allocation.estimate_fee``."""
+    return allocation.estimate_fee(amount=amount, currency=currency, percent=Decimal(str(settings.STRIPE_FEE_PERCENT)),
+                                   fixed=Decimal(str(settings.STRIPE_FEE_FIXED)))
+
+
 def _weights(rule):
     return [(allocation_.beneficiary_id, allocation_.weight) for allocation_ in rule.allocations.all()]
 
@@ -49,8 +57,7 @@ def line_estimate(*, price, unit_cost, currency, rule, quantity=1):
         return None
     price = quantize(price, currency)
     revenue = quantize(price * quantity, currency)
-    fee = allocation.estimate_fee(amount=revenue, currency=currency, percent=settings.STRIPE_FEE_PERCENT,
-                                  fixed=settings.STRIPE_FEE_FIXED)
+    fee = scheduled_fee(amount=revenue, currency=currency)
     [line] = allocation.compute_breakdown(
         currency=currency,
         lines=[allocation.LineInput(key=1, revenue_excl_tax=revenue, unit_cost=quantize(unit_cost, currency),
@@ -109,8 +116,7 @@ def basket_estimate(basket, *, total=None, rule=None):
             unit_cost=quantize(cost, currency), quantity=line.quantity))
     if total is None:
         total = basket.total_incl_tax
-    fee = allocation.estimate_fee(amount=quantize(total, currency), currency=currency,
-                                  percent=settings.STRIPE_FEE_PERCENT, fixed=settings.STRIPE_FEE_FIXED)
+    fee = scheduled_fee(amount=quantize(total, currency), currency=currency)
     breakdown = allocation.compute_breakdown(currency=currency, lines=lines, fee=fee, share_bps=rule.share_bps,
                                              weights=_weights(rule))
     return Estimate(share_percent=Decimal(rule.share_bps) / 100,

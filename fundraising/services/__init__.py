@@ -2,7 +2,7 @@
 
 Called by the order and payment code inside *their* database transactions:
 - ``snapshot_order(order=...)`` when the order is placed (unit costs and the share rule in force);
-- ``post_sale(order=..., fee=..., fee_estimated=...)`` when its payment is captured;
+- ``post_sale(order=..., fee=Fee(amount, estimated))`` when its payment is captured;
 - ``post_reversal(order=..., key=..., kind=..., amount=..., line_quantities=...)`` when a refund or a
   lost dispute is recorded.
 Called by staff: ``record_disbursement``, ``post_adjustment``, ``set_share_rule``, ``save_beneficiary``,

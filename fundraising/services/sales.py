@@ -9,15 +9,15 @@ arithmetic. A sale locks nothing but its own order row (see ``ledger``).
 from collections import defaultdict
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from catalog.models import UnitCost
 from fundraising import allocation
+from fundraising.estimates import scheduled_fee
 from fundraising.exceptions import LedgerError
 from fundraising.models import Account, BreakdownPart, OrderLineBreakdown
-from fundraising.money import normalise, quantize
+from fundraising.money import Fee, normalise, quantize
 from fundraising.selectors import rule_in_force
 from fundraising.services.ledger import (
     ZERO,
@@ -50,13 +50,13 @@ def snapshot_order(*, order):
         return _snapshot(order=locked, rule_at=timezone.now(), late=False)
 
 
-def post_sale(*, order, fee, fee_estimated):
+def post_sale(*, order, fee: Fee):
     """Complete the order's breakdown and post its donation: one sale transaction per order, ever.
 
-    Called inside the payment-captured transaction. ``fee``: the payment fee in the order currency
-    (a Decimal at its minor unit), or None to estimate it from ``STRIPE_FEE_PERCENT`` and
-    ``STRIPE_FEE_FIXED`` on the order total including tax (then flagged estimated whatever
-    ``fee_estimated`` says). Computes every line's fee share, profit, donation and beneficiary parts
+    Called inside the payment-captured transaction. ``fee``: a ``Fee`` whose amount is the payment fee in
+    the order currency (a Decimal at its minor unit), flagged as ``fee.estimated`` says; or whose amount is
+    None, to estimate it from the fee schedule on the order total including tax (then flagged estimated
+    whatever ``fee.estimated`` says). Computes every line's fee share, profit, donation and beneficiary parts
     with ``allocation.compute_breakdown`` and posts the transaction ``sale:<order number>``: debit the
     campaign donations account with the order's donation, credit each beneficiary's payable with its
     parts. A zero donation is still posted, as a transaction with no entries (and parts of 0), so that
@@ -64,7 +64,8 @@ def post_sale(*, order, fee, fee_estimated):
     rule in force when it was placed (flagged ``snapshotted_late``).
 
     Idempotent: a second call returns the existing transaction and writes nothing.
-    Raises ``TypeError``/``ValueError`` (``CurrencyError``) for a bad fee, ``IdempotencyConflict`` if
+    Raises ``TypeError``/``ValueError`` (``CurrencyError``) for a bad fee (``TypeError`` for one that is
+    not a ``Fee``), ``IdempotencyConflict`` if
     the key belongs to another posting, ``LedgerError`` if the breakdown is inconsistent.
     """
     with transaction.atomic():
@@ -75,17 +76,12 @@ def post_sale(*, order, fee, fee_estimated):
             return existing
         currency = normalise(order.currency)
         captured = _oscar_amount(order.total_incl_tax, currency)
-        if fee is None:
-            fee = allocation.estimate_fee(
-                amount=captured,
-                currency=currency,
-                percent=Decimal(str(settings.STRIPE_FEE_PERCENT)),
-                fixed=Decimal(str(settings.STRIPE_FEE_FIXED)),
-            )
-            estimated = True
+        if not isinstance(fee, Fee):
+            raise TypeError(f"fee must be a Fee(amount, estimated), not {type(fee).__name__}")
+        if fee.amount is None:
+            estimated, fee = True, scheduled_fee(amount=captured, currency=currency)
         else:
-            fee = _amount("fee", fee, currency)
-            estimated = bool(fee_estimated)
+            estimated, fee = bool(fee.estimated), _amount("fee", fee.amount, currency)
 
         rows = _breakdowns_for_capture(order)
         rule = rows[0].rule

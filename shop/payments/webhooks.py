@@ -171,8 +171,7 @@ def on_intent_succeeded(event, gateway):
     fee = services.read_fee(intent=intent, gateway=gateway)
 
     def apply():
-        result = services.payment_captured(order=order, intent=intent, gateway=gateway, fee=fee,
-                                           fee_estimated=fee is None)
+        result = services.payment_captured(order=order, intent=intent, gateway=gateway, fee=fee)
         return f"order {order.number}: {result.outcome}"
 
     return apply
@@ -202,7 +201,7 @@ def _capture_first(order, intent, gateway):
     fee = services.read_fee(intent=intent, gateway=gateway)
 
     def apply():
-        services.payment_captured(order=order, intent=intent, gateway=gateway, fee=fee, fee_estimated=fee is None)
+        services.payment_captured(order=order, intent=intent, gateway=gateway, fee=fee)
 
     return apply
 

@@ -3,14 +3,14 @@
 import itertools
 from decimal import Decimal as D
 
-import pytest
-from django.db import connection
 from oscar.core.loading import get_class, get_model
 from oscar.test import factories
 
 from catalog.models import UnitCost
 from fundraising import services
 from fundraising.models import Beneficiary, Entry, LedgerTransaction
+from fundraising.money import Fee
+from tests import markers
 
 Basket = get_model("basket", "Basket")
 Order = get_model("order", "Order")
@@ -19,10 +19,7 @@ SourceType = get_model("payment", "SourceType")
 Default = get_class("partner.strategy", "Default")
 Applicator = get_class("offer.applicator", "Applicator")
 
-postgres_only = pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="PostgreSQL only (set DATABASE_URL=postgres://...): needs row locks, deferred triggers or real threads",
-)
+postgres_only = markers.postgres_only
 
 _sequence = itertools.count(1)
 
@@ -66,7 +63,7 @@ def place_order(*lines, number=None, snapshot=True, offers=False):
 def pay(order, *, fee=D("2.10"), estimated=False):
     """What the payment-captured service does: book the payment (a Source with the money debited), post the
     sale and mark the order paid, in one transaction."""
-    txn = services.post_sale(order=order, fee=fee, fee_estimated=estimated)
+    txn = services.post_sale(order=order, fee=Fee(fee, estimated=estimated))
     book_payment(order)
     Order.objects.filter(pk=order.pk).update(status="Paid")
     return txn

@@ -15,6 +15,7 @@ from oscar.core.loading import get_model
 from fundraising import services
 from fundraising.exceptions import InsufficientPayable
 from fundraising.models import BreakdownPart, Entry, LedgerTransaction
+from fundraising.money import Fee
 from fundraising.selectors import beneficiary_balances
 from fundraising.services import checkpoints
 from fundraising.verification import ledger_violations
@@ -36,7 +37,7 @@ def committed_order(beneficiaries, shirt, pin):
 def test_the_same_order_captured_from_ten_threads_gives_one_sale(committed_order):
     def capture():
         order = Order.objects.get(pk=committed_order.pk)
-        return services.post_sale(order=order, fee=D("2.10"), fee_estimated=False).pk
+        return services.post_sale(order=order, fee=Fee(D("2.10"), estimated=False)).pk
 
     results = race(*[capture] * 10)
 
@@ -57,7 +58,7 @@ def test_different_orders_captured_at_once_all_post(beneficiaries, shirt, pin):
     orders = [support.place_order((shirt, 1)) for _ in range(8)]
 
     def capture(order):
-        return lambda: services.post_sale(order=Order.objects.get(pk=order.pk), fee=D("1.03"), fee_estimated=False).pk
+        return lambda: services.post_sale(order=Order.objects.get(pk=order.pk), fee=Fee(D("1.03"), estimated=False)).pk
 
     results = race(*[capture(order) for order in orders])
 
@@ -104,7 +105,7 @@ def test_a_checkpoint_does_not_keep_sales_waiting_behind_a_long_transaction(comm
         from django.db import transaction
 
         with transaction.atomic():
-            txn = services.post_sale(order=Order.objects.get(pk=committed_order.pk), fee=D("2.10"), fee_estimated=False)
+            txn = services.post_sale(order=Order.objects.get(pk=committed_order.pk), fee=Fee(D("2.10"), estimated=False))
             inserted.set()
             release.wait(timeout=30)
         return txn.pk

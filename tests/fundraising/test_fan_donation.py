@@ -10,6 +10,7 @@ from django.urls import reverse
 from oscar.core.loading import get_model
 
 from fundraising.models import OrderLineBreakdown
+from fundraising.money import Fee
 from shop.checkout.placement import build_basket, place_pending_order
 from shop.payments import services as payments
 from shop.payments.gateway import PaymentIntent
@@ -130,7 +131,7 @@ def paid_order(campaign, django_user_model):
         amount_received=order.total_incl_tax, client_secret=None, payment_method="simulated",
         latest_charge_id=None, metadata={"simulated": "true"}, last_error_message=None, next_action_type=None,
     )
-    payments.payment_captured(order=order, intent=intent, fee=None, fee_estimated=True, simulated=True)
+    payments.payment_captured(order=order, intent=intent, fee=Fee(None, estimated=True), simulated=True)
     order.user_obj = user
     return order
 
@@ -197,5 +198,5 @@ def test_the_order_history_reads_donations_in_constant_queries(client, paid_orde
             amount_received=order.total_incl_tax, client_secret=None, payment_method="simulated",
             latest_charge_id=None, metadata={"simulated": "true"}, last_error_message=None, next_action_type=None,
         )
-        payments.payment_captured(order=order, intent=intent, fee=None, fee_estimated=True, simulated=True)
+        payments.payment_captured(order=order, intent=intent, fee=Fee(None, estimated=True), simulated=True)
     assert count() == one

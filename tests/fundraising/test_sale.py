@@ -9,6 +9,7 @@ from django.utils import timezone
 from fundraising import services
 from fundraising.exceptions import IdempotencyConflict, RuleInUse
 from fundraising.models import Beneficiary, BreakdownPart, Entry, LedgerTransaction, OrderLineBreakdown, ShareRuleBeneficiary
+from fundraising.money import Fee
 from fundraising.verification import ledger_violations
 from tests.fundraising import support
 
@@ -46,7 +47,7 @@ def test_snapshot_twice_writes_nothing(order):
 
 def test_post_sale_completes_breakdown_and_posts_exact_entries(order):
     # when the payment is captured with a 2.10 fee
-    txn = services.post_sale(order=order, fee=D("2.10"), fee_estimated=False)
+    txn = services.post_sale(order=order, fee=Fee(D("2.10"), estimated=False))
 
     # then fees split 1.69/0.41 by revenue, profits 28.31/7.59, donations 14.16/3.80 (half-up)
     first, second = _rows(order)
@@ -74,7 +75,7 @@ def test_post_sale_completes_breakdown_and_posts_exact_entries(order):
 
 def test_post_sale_without_fee_estimates_it_and_flags_it(order):
     # when the gateway reports no fee: 2.9 % of 62.00 + 0.30 = 2.098, rounded to 2.10
-    txn = services.post_sale(order=order, fee=None, fee_estimated=False)
+    txn = services.post_sale(order=order, fee=Fee(None, estimated=False))
 
     rows = _rows(order)
     assert [row.fee_share for row in rows] == [D("1.69"), D("0.41")]
@@ -87,7 +88,7 @@ def test_second_post_sale_returns_the_same_transaction_and_writes_nothing(paid_o
     before = support.ledger_counts()
     first = LedgerTransaction.objects.get(kind="sale")
 
-    again = services.post_sale(order=paid_order, fee=D("9.99"), fee_estimated=True)
+    again = services.post_sale(order=paid_order, fee=Fee(D("9.99"), estimated=True))
 
     assert again.pk == first.pk
     assert support.ledger_counts() == before
@@ -196,17 +197,17 @@ def test_a_sale_key_used_by_another_kind_is_a_conflict(order):
     LedgerTransaction.objects.create(kind="adjustment", idempotency_key=f"sale:{order.number}", currency="USD",
                                      digest="x")
     with pytest.raises(IdempotencyConflict):
-        services.post_sale(order=order, fee=D("2.10"), fee_estimated=False)
+        services.post_sale(order=order, fee=Fee(D("2.10"), estimated=False))
 
 
 def test_bad_fee_is_refused_and_nothing_is_written(order):
     before = support.ledger_counts()
     with pytest.raises(TypeError):
-        services.post_sale(order=order, fee=2.1, fee_estimated=False)
+        services.post_sale(order=order, fee=Fee(2.1, estimated=False))
     with pytest.raises(ValueError):
-        services.post_sale(order=order, fee=D("2.105"), fee_estimated=False)
+        services.post_sale(order=order, fee=Fee(D("2.105"), estimated=False))
     with pytest.raises(ValueError):
-        services.post_sale(order=order, fee=D("-1.00"), fee_estimated=False)
+        services.post_sale(order=order, fee=Fee(D("-1.00"), estimated=False))
     assert support.ledger_counts() == before
 
 

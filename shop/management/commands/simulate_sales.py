@@ -4,9 +4,9 @@ Each order is a real Oscar order placed by `place_pending_order` (what "Place or
 `payment_captured` (what the payment page and the webhook call), so it gets its breakdown and its sale
 posting exactly like a storefront sale. The money is simulated and says so: the payment source is
 "Simulated (never sent to Stripe)", references start with `sim_`, fees are the configured fee schedule
-(flagged estimated). With --refund-rate some orders are refunded (whole, by line or by amount) through
-`record_refund`, as a Stripe refund would be. Deterministic for a seed: the same seed on the same
-catalogue makes the same baskets and refunds.
+(`Fee(None, estimated=True)`: there is no Stripe charge to read one from). With --refund-rate some orders are
+refunded (whole, by line or by amount) through `record_refund`, as a Stripe refund would be. Deterministic
+for a seed: the same seed on the same catalogue makes the same baskets and refunds.
 """
 
 import random
@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import F
 from oscar.core.loading import get_model
 
-from fundraising.money import quantize
+from fundraising.money import Fee, quantize
 from shop.checkout.placement import build_basket, place_pending_order
 from shop.payments import services as payments
 from shop.payments.gateway import PaymentIntent, Refund
@@ -68,7 +68,7 @@ class Command(BaseCommand):
                 payment_method="simulated", latest_charge_id=None, metadata={"simulated": "true"},
                 last_error_message=None, next_action_type=None,
             )
-            payments.payment_captured(order=order, intent=intent, fee=None, fee_estimated=True, simulated=True)
+            payments.payment_captured(order=order, intent=intent, fee=Fee(None, estimated=True), simulated=True)
             placed += 1
             revenue += order.total_incl_tax
             if rng.random() < refund_rate:

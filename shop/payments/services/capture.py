@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from oscar.apps.payment.exceptions import PaymentError
 
 from fundraising import services as fundraising
+from fundraising.money import Fee
 from shop.payments.gateway import PaymentIntent, get_gateway
 from shop.payments.models import ExcessPayment, PaymentAttempt
 from shop.payments.services.common import (
@@ -33,21 +34,22 @@ class CaptureResult:
         return self.order.status in PAID_STATUSES
 
 
-def read_fee(*, intent, gateway=None):
-    """The fee Stripe took for the intent's charge (from its balance transaction), or None when Stripe
-    reports none in the order's currency or cannot be asked (the ledger then estimates it from the fee
-    schedule and marks it estimated). Called outside any database transaction."""
+def read_fee(*, intent, gateway=None) -> Fee:
+    """The one fee reader: the fee Stripe took for the intent's charge (from its balance transaction), or
+    ``Fee(None, estimated=True)`` when Stripe reports none in the order's currency or cannot be asked (the
+    ledger then estimates it from the fee schedule). Called outside any database transaction."""
     if not intent.latest_charge_id:
-        return None
+        return Fee(amount=None, estimated=True)
     try:
-        return (gateway or get_gateway()).retrieve_charge(intent.latest_charge_id).balance_transaction_fee
+        amount = (gateway or get_gateway()).retrieve_charge(intent.latest_charge_id).balance_transaction_fee
     except PaymentError as exc:
         logger.warning("no fee for charge %s (%s); estimating", intent.latest_charge_id, exc)
-        return None
+        amount = None
+    return Fee(amount=amount, estimated=amount is None)
 
 
 @in_shop_language
-def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee=None, fee_estimated=None, simulated=False):
+def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee: Fee | None = None, simulated=False):
     """Book a succeeded `intent` as the order's payment and post its donation, exactly once; or, when it
     cannot be the booked payment, record it as an excess payment and refund it.
 
@@ -58,13 +60,14 @@ def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee=None, fe
     or cancelled, or the amount differs) is an ExcessPayment, refunded through Stripe after the commit
     (key `excess:<charge>:<try>`; `reconcile_payments` retries a refund that could not be made).
 
-    The fee comes from the charge's balance transaction (one Stripe call, before the transaction) unless
-    given; when Stripe reports none the ledger estimates it. `simulated` marks `simulate_sales` payments.
+    The fee comes from `read_fee` (one Stripe call, before the transaction) unless given as a `Fee`; when
+    Stripe reports none the ledger estimates it. Marking the intent's attempt is this service's job, never
+    its callers'. `simulated` marks `simulate_sales` payments (their Source type; no confirmation email).
     Raises ValueError for an intent that has not succeeded.
     """
     if intent.status != "succeeded":
         raise ValueError(f"intent {intent.id} has not succeeded (status {intent.status})")
-    if fee is None and fee_estimated is None and not simulated:
+    if fee is None:
         fee = read_fee(intent=intent, gateway=gateway)
     with transaction.atomic():
         order = lock_order(order)
@@ -81,8 +84,7 @@ def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee=None, fe
             transaction.on_commit(lambda: refund_excess(excess=excess, gateway=gateway))
             return CaptureResult("excess", order, excess)
         _book(order=order, intent=intent, simulated=simulated)
-        fundraising.post_sale(order=order, fee=fee, fee_estimated=fee is None if fee_estimated is None
-                              else fee_estimated)
+        fundraising.post_sale(order=order, fee=fee)
         if not simulated:
             transaction.on_commit(lambda: send_paid_email(order_pk=order.pk))
     return CaptureResult("captured", order)
