@@ -16,7 +16,8 @@ def login_username(request, credentials=None):
     value = (credentials or {}).get("username")
     if not value and request is not None:
         data = getattr(request, "data", None) or getattr(request, "POST", {})
-        value = data.get("username") or data.get("login-username")
+        if hasattr(data, "get"):  # an API body may be a JSON list or string: no user name in it
+            value = data.get("username") or data.get("login-username")
     if not isinstance(value, str) or not value.strip():
         return None
     value = value.strip()[:254]

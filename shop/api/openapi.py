@@ -148,7 +148,7 @@ describe(
 )
 
 describe(
-    "oscarapi.views.login.LoginView",
+    "shop.api.views.login.LoginView",  # oscarapi's, throttled by axes
     get=extend_schema(
         summary="Whether the session is logged in.",
         responses={204: _answer(None, "Logged in (OSCARAPI_EXPOSE_USER_DETAILS is off: no details)."),

@@ -56,3 +56,27 @@ def test_a_body_that_is_not_an_object_is_a_400(client):
             response = client.post(url, body, content_type="application/json")
             assert response.status_code == 400, (url, body, response.content)
             assert "non_field_errors" in response.json()
+
+
+def test_api_login_failures_are_counted_and_locked_like_every_login(client, django_user_model, settings):
+    # given a customer, and axes' limit of 5 failures per user name and address
+    django_user_model.objects.create_user(username="fan", email="fan@example.org", password="right-pass-123")
+    settings.AXES_FAILURE_LIMIT = 5
+    # when a client guesses the password five times through the API
+    for _ in range(5):
+        response = client.post("/api/login/", {"username": "fan", "password": "guess"}, content_type="application/json")
+        assert response.status_code in (401, 403, 400, 429)
+    # then the sixth try, even with the right password, is refused (429) and nobody is logged in
+    locked = client.post("/api/login/", {"username": "fan", "password": "right-pass-123"},
+                         content_type="application/json")
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+    from axes.models import AccessAttempt
+    assert AccessAttempt.objects.get(username="fan").failures_since_start == 6  # the locked try counts too
+
+
+def test_a_login_username_is_not_read_from_a_body_that_is_not_an_object(client):
+    import base64
+    auth = "Basic " + base64.b64encode(b":pw").decode()
+    response = client.post("/api/baskets/", "[1, 2]", content_type="application/json", HTTP_AUTHORIZATION=auth)
+    assert response.status_code < 500
