@@ -15,7 +15,7 @@ from django.db.models import Sum
 
 from oscar.core.loading import get_model
 
-from catalog.models import UnitCost
+from catalog.selectors import buyable_variants, cheapest, unit_costs
 from fundraising import allocation
 from fundraising.models import LedgerTransaction, OrderLineBreakdown
 from fundraising.money import quantize
@@ -44,13 +44,6 @@ def _weights(rule):
     return [(allocation_.beneficiary_id, allocation_.weight) for allocation_ in rule.allocations.all()]
 
 
-def _unit_cost(record):
-    cost = getattr(record, "unit_cost", None)  # reverse one-to-one: AttributeError when missing
-    if cost is None or cost.currency != record.price_currency:
-        return None
-    return cost.amount
-
-
 def line_estimate(*, price, unit_cost, currency, rule, quantity=1):
     """The donation of a one-line order at ``price`` per unit (excl. tax), or None without a rule."""
     if rule is None or price is None or unit_cost is None:
@@ -72,26 +65,25 @@ def product_estimate(product, *, rule=None):
     rule = rule or rule_in_force()
     if rule is None:
         return None
-    # One query whatever the number of variants (the unit cost joined in).
-    records = StockRecord.objects.select_related("unit_cost").filter(price__isnull=False)
+    # Two queries whatever the number of variants (the stock records, their unit costs).
+    records = StockRecord.objects.filter(price__isnull=False)
     if product.is_parent:
-        records = list(records.filter(product__parent=product, product__is_public=True))
-        buyable = [r for r in records if r.net_stock_level is None or r.net_stock_level > 0]
-        records = buyable or records
+        records = buyable_variants(records.filter(product__parent=product, product__is_public=True))
     else:
         records = list(records.filter(product=product))
-    figures = []
+    costs = unit_costs({record.pk: record.price_currency for record in records})
+    figures = {}
     for record in records:
-        amount = line_estimate(price=record.price, unit_cost=_unit_cost(record), currency=record.price_currency,
+        amount = line_estimate(price=record.price, unit_cost=costs.get(record.pk), currency=record.price_currency,
                                rule=rule)
         if amount is not None:
-            figures.append((record.price, record.pk, amount, record.price_currency))
+            figures[record.pk] = amount
     if not figures:
         return None
-    cheapest = min(figures)
+    record = cheapest([record for record in records if record.pk in figures])
     return Estimate(
-        share_percent=Decimal(rule.share_bps) / 100, amount=cheapest[2], currency=cheapest[3],
-        is_from=product.is_parent and len({figure[2] for figure in figures}) > 1,
+        share_percent=Decimal(rule.share_bps) / 100, amount=figures[record.pk], currency=record.price_currency,
+        is_from=product.is_parent and len(set(figures.values())) > 1,
     )
 
 
@@ -103,11 +95,7 @@ def basket_estimate(basket, *, total=None, rule=None):
     currency = basket.currency
     lines = []
     basket_lines = basket.all_lines()
-    costs = {
-        cost.stockrecord_id: cost.amount
-        for cost in UnitCost.objects.filter(stockrecord_id__in=[line.stockrecord_id for line in basket_lines],
-                                            currency=currency)
-    }
+    costs = unit_costs({line.stockrecord_id: currency for line in basket_lines if line.stockrecord_id})
     for line in basket_lines:
         # Like the order snapshot: a missing unit cost counts as 0 (and the sale flags it).
         cost = costs.get(line.stockrecord_id, Decimal(0))

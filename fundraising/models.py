@@ -48,11 +48,13 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from fundraising.allocation import BPS_WHOLE
 from fundraising.exceptions import AppendOnlyError, RuleInUse
 from fundraising.money import to_minor
 
 AMOUNT = {"max_digits": 18, "decimal_places": 4}
-BPS_WHOLE = 10_000
+#: Order statuses that mean the money was taken (settings.SHOP_PAID_ORDER_STATUSES, next to the pipeline).
+PAID_ORDER_STATUSES = tuple(settings.SHOP_PAID_ORDER_STATUSES)
 
 # A slug that is also a valid beancount account component once capitalised, and safe in CSV cells.
 slug_validator = RegexValidator(

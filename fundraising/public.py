@@ -67,7 +67,7 @@ def transparency_totals():
 
 
 def as_json(totals):
-    def money(value):
+    def text(value):  # a Decimal as JSON wants it: a string, exact (amounts and the goal's percentage)
         return None if value is None else format(value, "f")
 
     return {
@@ -77,16 +77,16 @@ def as_json(totals):
         "currencies": [
             {
                 "currency": s["currency"],
-                "raised": money(s["raised"]),
-                "reversed": money(s["reversed"]),
-                "net_raised": money(s["net_raised"]),
-                "disbursed": money(s["disbursed"]),
-                "payable": money(s["payable"]),
+                "raised": text(s["raised"]),
+                "reversed": text(s["reversed"]),
+                "net_raised": text(s["net_raised"]),
+                "disbursed": text(s["disbursed"]),
+                "payable": text(s["payable"]),
                 "items_sold": s["items_sold"],
-                "goal": money(s["goal"]),
-                "goal_progress_percent": money(s["goal_progress_percent"]),
+                "goal": text(s["goal"]),
+                "goal_progress_percent": text(s["goal_progress_percent"]),
                 "beneficiaries": [
-                    {key: (money(value) if isinstance(value, Decimal) else value) for key, value in b.items()}
+                    {key: (text(value) if isinstance(value, Decimal) else value) for key, value in b.items()}
                     for b in s["beneficiaries"]
                 ],
             }

@@ -11,7 +11,6 @@ violation. Every check streams (``iterator``) or aggregates, so it runs at a mil
 from collections import defaultdict
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Prefetch, Q
 from oscar.core.loading import get_model
@@ -25,6 +24,7 @@ from fundraising.models import (
     Disbursement,
     Entry,
     LedgerTransaction,
+    PAID_ORDER_STATUSES,
     OrderLineBreakdown,
     ReversalLine,
     ReversalLinePart,
@@ -35,8 +35,6 @@ Order = get_model("order", "Order")
 Line = get_model("order", "Line")
 Source = get_model("payment", "Source")
 
-#: Order statuses that mean the money was taken (settings.SHOP_PAID_ORDER_STATUSES, next to the pipeline).
-PAID_ORDER_STATUSES = tuple(settings.SHOP_PAID_ORDER_STATUSES)
 
 Kind = LedgerTransaction.Kind
 AK = Account.Kind

@@ -128,9 +128,6 @@ class ShareRuleForm(forms.Form):
                 help_text=_("0 leaves this group out of the new rule."),
             )
 
-    def weight_fields(self):
-        return [self[f"weight_{beneficiary.pk}"] for beneficiary in self.beneficiaries]
-
     def clean(self):
         data = super().clean()
         weights = [(b, data.get(f"weight_{b.pk}")) for b in self.beneficiaries]

@@ -4,7 +4,7 @@ Owns ``_post`` (insert one balanced transaction and its entries), the entry and 
 idempotency lookup (``_existing``), the lock helpers and the account lookup. The services of the other
 modules lock, check and call ``_post`` inside their own ``transaction.atomic()``.
 
-Lock order, always: the Oscar order row (``_lock_order``), then ledger accounts by ascending id
+Lock order, always: the Oscar order row (``lock_order``), then ledger accounts by ascending id
 (``_lock_accounts``). Accounts are locked ``FOR NO KEY UPDATE`` on PostgreSQL, which does not conflict
 with the ``KEY SHARE`` lock taken when an entry references its account, so sales never wait for a
 reversal or a disbursement. Only what takes money *out* of a payable (reversals, disbursements,
@@ -29,8 +29,10 @@ ZERO = Decimal(0)
 MAX_KEY_LENGTH = 255
 
 
-def _lock_order(order):
-    # First lock of every order-related service: serialises the capture, refund and dispute of one order.
+def lock_order(order):
+    """The order row, locked for the rest of the transaction: the first lock of every order-related service
+    (fundraising's and shop's payment services), which serialises the capture, refund and dispute of one order.
+    """
     return Order.objects.select_for_update().get(pk=order.pk)
 
 

@@ -34,7 +34,7 @@ from fundraising.services.ledger import (
     _checked_key,
     _existing,
     _lock_accounts,
-    _lock_order,
+    lock_order,
     _post,
 )
 
@@ -66,7 +66,7 @@ def post_reversal(*, order, key, kind, amount, line_quantities=None):
         raise ValueError(f"kind must be 'refund' or 'dispute', not {kind!r}")
     key = _checked_key(key)
     with transaction.atomic():
-        order = _lock_order(order)
+        order = lock_order(order)
         existing = _existing(key, kind=kind, order=order)
         if existing is not None:
             return existing
@@ -166,7 +166,7 @@ def post_restoration(*, order, reversal_key):
     """
     key = _checked_key(f"restore:{reversal_key}")
     with transaction.atomic():
-        order = _lock_order(order)
+        order = lock_order(order)
         existing = _existing(key, kind=Kind.RESTORATION, order=order)
         if existing is not None:
             return existing

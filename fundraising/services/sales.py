@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.models import UnitCost
+from catalog.selectors import unit_costs
 from fundraising import allocation
 from fundraising.estimates import scheduled_fee
 from fundraising.exceptions import LedgerError
@@ -25,7 +25,7 @@ from fundraising.services.ledger import (
     _account,
     _amount,
     _existing,
-    _lock_order,
+    lock_order,
     _payable_accounts,
     _post,
 )
@@ -46,7 +46,7 @@ def snapshot_order(*, order):
     Raises ``Order.DoesNotExist`` for an unsaved order.
     """
     with transaction.atomic():
-        locked = _lock_order(order)
+        locked = lock_order(order)
         return _snapshot(order=locked, rule_at=timezone.now(), late=False)
 
 
@@ -69,7 +69,7 @@ def post_sale(*, order, fee: Fee):
     the key belongs to another posting, ``LedgerError`` if the breakdown is inconsistent.
     """
     with transaction.atomic():
-        order = _lock_order(order)
+        order = lock_order(order)
         key = f"sale:{order.number}"
         existing = _existing(key, kind=Kind.SALE, order=order)
         if existing is not None:
@@ -163,19 +163,16 @@ def _snapshot(*, order, rule_at, late):
     # All lines of one order share one rule: a later call for a missing line reuses the first one's.
     rule = existing[0].rule if existing else rule_in_force(at=rule_at)
     lines = [line for line in order.lines.order_by("pk") if line.pk not in done]
-    costs = {
-        cost.stockrecord_id: cost
-        for cost in UnitCost.objects.filter(stockrecord_id__in=[l.stockrecord_id for l in lines if l.stockrecord_id])
-    }
+    costs = unit_costs({line.stockrecord_id: currency for line in lines if line.stockrecord_id})
     now = timezone.now()
     rows = []
     for line in lines:
         cost = costs.get(line.stockrecord_id)
-        missing = cost is None or normalise(cost.currency) != currency
+        missing = cost is None
         rows.append(OrderLineBreakdown(
             line=line, order=order, currency=currency, quantity=line.quantity,
             revenue_excl_tax=_oscar_amount(line.line_price_excl_tax, currency),
-            unit_cost=ZERO if missing else _oscar_amount(cost.amount, currency),
+            unit_cost=ZERO if missing else _oscar_amount(cost, currency),
             unit_cost_missing=missing, rule=rule, share_bps=rule.share_bps if rule else 0,
             snapshotted_at=now, snapshotted_late=late,
         ))

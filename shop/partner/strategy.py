@@ -10,6 +10,8 @@ from decimal import Decimal
 from oscar.apps.partner import strategy
 from oscar.apps.partner.prices import FixedPrice, Unavailable as UnavailablePrice
 
+from catalog.selectors import buyable_variants, cheapest
+
 
 class Selector:
     def strategy(self, request=None, user=None, **kwargs):
@@ -21,9 +23,8 @@ class LowestChildPrice:
         records = [record for _, record in children_stock if record is not None and record.price is not None]
         if not records:
             return UnavailablePrice()
-        buyable = [r for r in records if r.net_stock_level is None or r.net_stock_level > 0] or records
-        cheapest = min(buyable, key=lambda r: (r.price, r.pk))
-        return FixedPrice(currency=cheapest.price_currency, excl_tax=cheapest.price, tax=Decimal("0.00"))
+        record = cheapest(buyable_variants(records))
+        return FixedPrice(currency=record.price_currency, excl_tax=record.price, tax=Decimal("0.00"))
 
 
 class P6Strategy(

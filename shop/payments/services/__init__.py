@@ -29,7 +29,7 @@ from shop.payments.services.common import (  # noqa: F401
 )
 from shop.payments.services.disputes import apply_dispute, dispute_closed, dispute_opened  # noqa: F401
 from shop.payments.services.paying import (  # noqa: F401
-    PayAnswer, PayOutcome, answer_pay_request, apply_intent, check_attempt, mark_attempt, pay_order, payment_failed,
+    PayAnswer, PayOutcome, answer_pay_request, apply_intent, check_attempt, pay_order, payment_failed,
 )
 from shop.payments.services.reconciling import reconcile_order  # noqa: F401
 from shop.payments.services.refunds import (  # noqa: F401

@@ -10,7 +10,9 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_class, get_model
 
+from fundraising.models import PAID_ORDER_STATUSES as PAID_STATUSES  # noqa: F401 — shared by the services
 from fundraising.money import quantize
+from fundraising.services.ledger import lock_order  # noqa: F401 — lock order: the order row, then accounts by id
 from shop.payments.models import PaymentAttempt, StripeRefund
 
 logger = logging.getLogger("shop.payments")
@@ -28,8 +30,6 @@ PENDING = "Pending payment"
 PAID = "Paid"
 CANCELLED = "Cancelled"
 REFUNDED = "Refunded"
-# Statuses in which the order's money has been captured (see OSCAR_ORDER_STATUS_PIPELINE).
-PAID_STATUSES = tuple(settings.SHOP_PAID_ORDER_STATUSES)
 
 
 class OrderNotPayable(Exception):
@@ -46,12 +46,6 @@ class TooManyAttempts(OrderNotPayable):
 
 class RefundRefused(ValueError):
     """A refund request that must not reach Stripe (more than what is left, nothing to refund)."""
-
-
-def lock_order(order):
-    """The order row, locked for the rest of the transaction. Lock order everywhere: the order row first,
-    then (inside fundraising) ledger accounts by id."""
-    return Order.objects.select_for_update().get(pk=order.pk)
 
 
 def source_type(simulated=False):

@@ -139,12 +139,6 @@ def payment_failed(*, intent):
     return attempt
 
 
-def mark_attempt(*, intent_id, status, error=""):
-    PaymentAttempt.objects.filter(intent_id=intent_id).exclude(status=PaymentAttempt.SUCCEEDED).update(
-        status=status, last_error=error, updated_at=timezone.now()
-    )
-
-
 # --- the lease -------------------------------------------------------------------------------------
 
 
