@@ -38,7 +38,7 @@ from django.db.models import Max  # noqa: E402
 
 from common import ROOT, record, timeit  # noqa: E402
 from fundraising import selectors  # noqa: E402
-from fundraising.models import Account, Beneficiary, Entry, LedgerTransaction, transaction_digest  # noqa: E402
+from fundraising.models import Account, Beneficiary, Entry, transaction_digest  # noqa: E402
 from fundraising.services import take_balance_checkpoint  # noqa: E402
 
 TARGET_ENTRIES = 1_000_000
@@ -70,7 +70,7 @@ def load():
             posted = START + SPAN * i / n_txn
             parts = [Decimal(rng.randint(50, 2500)) / 100 for _ in payables]
             total = sum(parts)
-            rows = [(donations.pk, total, Decimal("0"))] + [(p.pk, Decimal("0"), a) for p, a in zip(payables, parts)]
+            rows = [(donations.pk, total, Decimal("0"))] + [(p.pk, Decimal("0"), a) for p, a in zip(payables, parts, strict=True)]
             key = f"bench:{txn_id}"
             digest = transaction_digest(kind="adjustment", idempotency_key=key, currency="USD", order_id=None,
                                         reference="", basis_amount=None, memo="bench load", posted_at=posted,

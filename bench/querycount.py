@@ -5,7 +5,6 @@ products are created inside a transaction that is rolled back, so the bench cata
 """
 
 import json
-import os
 import sys
 from decimal import Decimal
 from pathlib import Path

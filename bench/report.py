@@ -10,7 +10,7 @@ path = Path(os.environ.get("BENCH_RESULTS", Path(__file__).resolve().parent.pare
 rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 cpu = "?"
 try:
-    cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    cpu = next(row.split(":", 1)[1].strip() for row in open("/proc/cpuinfo") if row.startswith("model name"))
 except (OSError, StopIteration):
     pass
 mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30

@@ -59,7 +59,7 @@ def warm(url, *, post=False, n=12):
             urllib.request.urlopen(req, timeout=10).read()
         except urllib.error.HTTPError as exc:
             if exc.code not in (301, 302):
-                raise RuntimeError(f"{url} answered {exc.code}")
+                raise RuntimeError(f"{url} answered {exc.code}") from exc
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

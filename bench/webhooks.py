@@ -56,7 +56,7 @@ def start_localstripe(port):
 def prepare(gateway):
     events = []
     its = items(2)
-    for n in range(N):
+    for _ in range(N):
         order = place_pending_order(basket=build_basket(items=its), email="hook@example.org", address=ADDRESS)
         intent = gateway.create_intent(amount=order.total_incl_tax, currency=order.currency,
                                        order_number=str(order.number), attempt=1)

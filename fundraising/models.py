@@ -172,9 +172,6 @@ class ShareRule(models.Model):
     def __str__(self):
         return f"{self.share_bps / 100:g} % from {self.valid_from:%Y-%m-%d %H:%M}"
 
-    def is_used(self):
-        return self.breakdowns.exists()
-
     def save(self, *args, **kwargs):
         # Closing a rule (valid_to) is how it is replaced; changing what it said is rewriting history.
         if self.pk is not None and not self._state.adding:
@@ -183,6 +180,9 @@ class ShareRule(models.Model):
                 if self.is_used():
                     raise RuleInUse("this share rule was used by orders: set a new rule instead of editing it")
         super().save(*args, **kwargs)
+
+    def is_used(self):
+        return self.breakdowns.exists()
 
 
 class ShareRuleBeneficiary(models.Model):
@@ -289,6 +289,9 @@ class BreakdownPart(AppendOnlyModel):
             models.UniqueConstraint(fields=["breakdown", "beneficiary"], name="breakdown_part_unique"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="breakdown_part_not_negative"),
         ]
+
+    def __str__(self):
+        return f"{self.breakdown_id}:{self.beneficiary_id} {self.amount}"
 
 
 # --- ledger -------------------------------------------------------------------------------------------
@@ -460,6 +463,9 @@ class ReversalLine(AppendOnlyModel):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="reversal_line_quantity_positive"),
         ]
 
+    def __str__(self):
+        return f"{self.transaction_id}: line {self.line_id} x{self.quantity}"
+
 
 class ReversalLinePart(AppendOnlyModel):
     reversal_line = models.ForeignKey(ReversalLine, on_delete=models.PROTECT, related_name="parts")
@@ -472,6 +478,9 @@ class ReversalLinePart(AppendOnlyModel):
             models.UniqueConstraint(fields=["reversal_line", "beneficiary"], name="reversal_line_part_unique"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="reversal_line_part_not_negative"),
         ]
+
+    def __str__(self):
+        return f"{self.reversal_line_id}:{self.beneficiary_id} {self.amount}"
 
 
 # --- balance checkpoints ------------------------------------------------------------------------------
@@ -493,6 +502,9 @@ class BalanceCheckpoint(models.Model):
         ordering = ["-upto_entry_id"]
         get_latest_by = "upto_entry_id"
 
+    def __str__(self):
+        return f"checkpoint up to entry {self.upto_entry_id}"
+
 
 class CheckpointTotal(models.Model):
     checkpoint = models.ForeignKey(BalanceCheckpoint, on_delete=models.CASCADE, related_name="totals")
@@ -505,6 +517,9 @@ class CheckpointTotal(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["checkpoint", "account", "kind"], name="checkpoint_total_unique"),
         ]
+
+    def __str__(self):
+        return f"{self.checkpoint_id}: {self.account_id} {self.kind} {self.debit}/{self.credit}"
 
 
 # --- digest -------------------------------------------------------------------------------------------

@@ -355,7 +355,7 @@ def _sale_matches(sale):
     except (TypeError, ValueError) as error:
         yield f"breakdown: order {number} cannot be recomputed: {error}"
         return
-    for row, result in zip(rows, results):
+    for row, result in zip(rows, results, strict=True):
         stored = (row.fee_share, row.profit, row.donation, {p.beneficiary_id: p.amount for p in row.parts.all()})
         again = (result.fee_share, result.profit, result.donation, dict(result.parts) if weights else {})
         if stored != again:

@@ -43,7 +43,7 @@ class ProductListView(ListView):
         try:
             return super().paginate_queryset(queryset, page_size)
         except Http404:
-            raise Http404(_("There is no such page of products."))
+            raise Http404(_("There is no such page of products.")) from None
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)

@@ -14,5 +14,5 @@ def class_loader(module_label, classnames, module_prefix):
     classes = default_class_loader(module_label, classnames, module_prefix)
     return [
         import_string(OVERRIDES[(module_label, name)]) if (module_label, name) in OVERRIDES else cls
-        for name, cls in zip(classnames, classes)
+        for name, cls in zip(classnames, classes, strict=True)
     ]

@@ -390,7 +390,7 @@ def test_breakdown_invariants(order):
     # then the fee is fully allocated, and per line 0 <= donation <= profit and the parts add up
     assert [row.key for row in rows] == [line.key for line in lines]
     assert sum(row.fee_share for row in rows) == fee
-    for line, row in zip(lines, rows):
+    for line, row in zip(lines, rows, strict=True):
         assert row.cost == line.unit_cost * line.quantity
         assert row.profit == max(D(0), line.revenue_excl_tax - row.cost - row.fee_share)
         assert row.profit >= 0

@@ -15,7 +15,6 @@ from fundraising import selectors, services
 from fundraising.dashboard import views
 from fundraising.exports import CSV_COLUMNS, entry_csv_rows
 from fundraising.models import (
-    Account,
     Beneficiary,
     CampaignGoal,
     Disbursement,

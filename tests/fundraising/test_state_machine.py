@@ -181,7 +181,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
 def test_ledger_state_machine(beneficiaries):
     LedgerMachine.beneficiaries = beneficiaries
-    services.set_share_rule(share_bps=5000, weights=[(b, w) for b, w in zip(beneficiaries, [1, 1, 2])],
+    services.set_share_rule(share_bps=5000, weights=[(b, w) for b, w in zip(beneficiaries, [1, 1, 2], strict=True)],
                             valid_from=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
     LedgerMachine.records = [support.make_stockrecord(price, cost) for price, cost in PRICES]
 

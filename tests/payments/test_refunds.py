@@ -170,7 +170,7 @@ def test_a_line_cannot_be_refunded_more_times_than_it_was_bought(staff_client, f
 
     # then it is refused, and nothing is written here or at Stripe
     assert response.status_code == 400
-    assert (f"Cannot refund 1 × P6 Enamel Pin: 1 of the 1 bought already refunded."
+    assert ("Cannot refund 1 × P6 Enamel Pin: 1 of the 1 bought already refunded."
             in response.context["form"].non_field_errors())
     assert shop_rows() == before
     assert _stripe_refunds(stripe_peer) == 1

@@ -8,6 +8,7 @@ import pytest
 
 from fundraising.money import CurrencyError
 from shop.payments.gateway import CardDeclined, ObjectNotFound, PaymentError, StripeGateway, StripeUnreachable
+from tests.fakestripe import StripeFakeError
 from tests.payments.conftest import WEBHOOK_SECRET
 
 
@@ -93,7 +94,7 @@ def test_three_d_secure_and_cancel(fake_gateway, fake_stripe):
     cancelled = fake_gateway.cancel_intent(intent.id)
     assert cancelled.status == "canceled"
     # a cancelled intent can never be charged, not even by a late 3D Secure completion
-    with pytest.raises(Exception):
+    with pytest.raises(StripeFakeError, match="canceled"):
         fake_stripe.complete_3ds(intent.id)
     assert fake_gateway.retrieve_intent(intent.id).status == "canceled"
     # and cancelling again is Stripe's 400, a PaymentError

@@ -54,7 +54,7 @@ def test_home_and_catalogue_list_every_p6_product_with_its_price(client, p6_cata
     # then every P6 product is there with its price
     assert response.status_code == 200
     content = response.content.decode()
-    for title, price in zip(TITLES, PRICES):
+    for title, price in zip(TITLES, PRICES, strict=True):
         assert title in content
         assert price in content
 

@@ -93,7 +93,7 @@ class CheckoutSerializer(OscarApiCheckoutSerializer):
             order = placement.place_order(basket=kwargs["basket"], write_order=write_order)
         except OutOfStock as exc:
             # oscarapi answers a checkout it cannot place with 406; nothing was written.
-            raise exceptions.NotAcceptable(str(exc))
+            raise exceptions.NotAcceptable(str(exc)) from exc
         return order
 
 
