@@ -70,7 +70,9 @@ def browser_localstripe():
 
 @pytest.fixture
 def shop(live_server, browser_localstripe, settings, p6_catalogue):
-    """The shop at live_server.url, paying through localstripe, whose webhooks reach the shop."""
+    """The shop at live_server.url, paying through localstripe, whose webhooks reach the shop while the test
+    runs. Afterwards the webhook is pointed nowhere: localstripe delivers about a second late, and the live
+    server would write a late event into whatever test runs next."""
     browser_localstripe.flush()
     settings.STRIPE_SECRET_KEY = TEST_SECRET_KEY
     settings.STRIPE_PUBLISHABLE_KEY = TEST_PUBLISHABLE_KEY
@@ -80,7 +82,10 @@ def shop(live_server, browser_localstripe, settings, p6_catalogue):
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
     request("POST", browser_localstripe.url, "/_config/webhooks/p6-browser-tests",
             {"url": f"{live_server.url}/payments/stripe/webhook/", "secret": WEBHOOK_SECRET}, auth=False)
-    return live_server.url
+    yield live_server.url
+    request("POST", browser_localstripe.url, "/_config/webhooks/p6-browser-tests",
+            {"url": "http://127.0.0.1:9/nowhere/", "secret": WEBHOOK_SECRET}, auth=False)
+    browser_localstripe.flush()
 
 
 @pytest.fixture

@@ -58,5 +58,5 @@ def test_the_confirmation_racing_the_webhook_captures_once(stripe_peer, gateway,
     assert PaymentEvent.objects.filter(event_type__code="paid").count() == 1
     assert list(LedgerTransaction.objects.values_list("kind", "idempotency_key")) == [("sale", f"sale:{order.number}")]
     assert PaymentAttempt.objects.get(intent_id=intent.id).status == PaymentAttempt.SUCCEEDED
-    assert StripeEvent.objects.get().outcome == StripeEvent.PROCESSED
+    assert StripeEvent.objects.get(event_id=json.loads(body)["id"]).outcome == StripeEvent.PROCESSED
     assert list(ledger_violations()) == []
