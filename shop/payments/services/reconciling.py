@@ -18,16 +18,18 @@ from shop.payments.services.refunds import reconcile_booked_refunds, settle_refu
 def reconcile_order(*, order, gateway=None, check_refunds=False):
     """Apply Stripe's state to `order`; returns the list of what changed (e.g. ["captured"], [] when
     nothing did). `check_refunds` also compares the booked charge's refunded amount at Stripe with ours (one
-    Stripe call) and records what is missing. Raises PaymentError when Stripe cannot be asked."""
+    Stripe call) and records what is missing, and asks again about the refunds of refunded excess payments
+    (a refund can fail after it succeeded). Raises PaymentError when Stripe cannot be asked."""
     gateway = gateway or get_gateway()
     changed = []
     if order.status == PENDING:
         changed += _pending(order, gateway)
-    for excess in ExcessPayment.objects.filter(order=order).exclude(
-        status__in=(ExcessPayment.REFUNDED, ExcessPayment.DISPUTED)
-    ):
+    excess_payments = ExcessPayment.objects.filter(order=order).exclude(status=ExcessPayment.DISPUTED)
+    if not check_refunds:
+        excess_payments = excess_payments.exclude(status=ExcessPayment.REFUNDED)
+    for excess in excess_payments:
         before = excess.status
-        if excess.status == ExcessPayment.REFUND_PENDING and excess.refund_id:
+        if excess.status in (ExcessPayment.REFUND_PENDING, ExcessPayment.REFUNDED) and excess.refund_id:
             excess = apply_excess_refund(excess=excess, refund=gateway.retrieve_refund(excess.refund_id))
         if excess.status in (ExcessPayment.RECORDED, ExcessPayment.REFUND_FAILED):
             excess = refund_excess(excess=excess, gateway=gateway)

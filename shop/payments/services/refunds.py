@@ -150,6 +150,10 @@ def record_refund(*, order, refund: Refund):
         charge_id__in=[c for c in (refund.charge_id, refund.payment_intent_id) if c]).first() or \
         ExcessPayment.objects.filter(order=order, intent_id=refund.payment_intent_id or "-").first()
     if excess is not None:
+        if excess.refund_id and refund.id != excess.refund_id and refund.status in ("failed", "canceled"):
+            # An earlier try that failed, already counted (`charge.refunded` lists every refund of the
+            # charge): it must not undo the try in flight or done. A lost answer is found by its key.
+            return excess
         return apply_excess_refund(excess=excess, refund=refund)
     new_status = STATUS_OF.get(refund.status, StripeRefund.PENDING)
     with transaction.atomic():
