@@ -38,10 +38,16 @@ class Command(BaseCommand):
         since = timezone.now() - timedelta(days=refund_days)
         open_refunds = StripeRefund.objects.filter(status__in=(StripeRefund.PENDING, StripeRefund.REQUESTED))
         open_excess = ExcessPayment.objects.exclude(status__in=(ExcessPayment.REFUNDED, ExcessPayment.DISPUTED))
-        recent_paid = Q(status__in=services.PAID_STATUSES, date_placed__gte=since) if refund_days else Q(pk__in=[])
+        if refund_days:
+            # Recent orders are compared with Stripe: paid ones, and any with a refunded excess payment (a
+            # cancelled order's too), since a refund can fail after it succeeded and its webhook can be lost.
+            refunded_excess = ExcessPayment.objects.filter(status=ExcessPayment.REFUNDED).values("order_id")
+            recent = Q(date_placed__gte=since) & (Q(status__in=services.PAID_STATUSES) | Q(pk__in=refunded_excess))
+        else:
+            recent = Q(pk__in=[])
         orders = Order.objects.filter(
             Q(status=services.PENDING, payment_attempts__isnull=False)
-            | Q(pk__in=open_refunds.values("order_id")) | Q(pk__in=open_excess.values("order_id")) | recent_paid
+            | Q(pk__in=open_refunds.values("order_id")) | Q(pk__in=open_excess.values("order_id")) | recent
         ).distinct()
         counts = {"captured": 0, "cancelled": 0, "repaired": 0, "unchanged": 0, "errors": 0}
         for order in orders.order_by("pk").iterator():
