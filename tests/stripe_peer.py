@@ -4,7 +4,7 @@
 port, waits until it answers, and stops it by its pid. `flush()` empties its store through
 localstripe's own `DELETE /_config/data`, so one process serves a whole test session.
 
-The helpers below speak raw HTTP (the project imports `stripe` only in shop/payments/gateway.py):
+The helpers below speak raw HTTP (the project imports `stripe` only in shop/payments/gateway/):
 they do what a browser or localstripe's Stripe.js stand-in would do, which the gateway must not.
 """
 

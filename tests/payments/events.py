@@ -13,7 +13,7 @@ of Stripe's dispute object (https://docs.stripe.com/api/disputes/object).
 real verification path. The few helpers at the end make the Stripe-side facts the events describe
 (an intent paid at Stripe whose capture the shop never wrote).
 
-No `stripe` import: the project imports it only in shop/payments/gateway.py.
+No `stripe` import: the project imports it only in shop/payments/gateway/.
 """
 
 import json
@@ -23,8 +23,8 @@ import time
 from decimal import Decimal
 
 from fundraising.money import normalise, to_minor
-from shop.payments import gateway as gateway_module
 from shop.payments.gateway import Dispute
+from shop.payments.gateway.objects import dispute_of as gateway_dispute_of
 from shop.payments.signing import sign_webhook_payload
 from tests.payments.conftest import WEBHOOK_SECRET
 from tests.stripe_peer import request
@@ -163,7 +163,7 @@ def dispute_event(type: str, dispute: dict, *, previous_status: str | None = Non
 def dispute_of(obj: dict) -> Dispute:
     """What the gateway's `retrieve_dispute` returns for this Stripe dispute object: the gateway's own
     conversion, so the double differs from Stripe only in where the object comes from."""
-    return gateway_module._dispute(obj)
+    return gateway_dispute_of(obj)
 
 
 # --- delivery -------------------------------------------------------------------------------------
