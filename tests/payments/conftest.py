@@ -2,7 +2,7 @@
 
 import pytest
 
-from shop.payments.gateway import StripeGateway
+from shop.payments.gateway import StripeGateway, get_gateway
 from tests.stripe_peer import TEST_PUBLISHABLE_KEY, TEST_SECRET_KEY, LocalStripe
 
 WEBHOOK_SECRET = "whsec_p6_test_secret"
@@ -46,6 +46,12 @@ def stripe_peer(localstripe_peer, settings):
     settings.STRIPE_TIMEOUT = 5
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
     return localstripe_peer
+
+
+@pytest.fixture
+def shop_gateway(stripe_peer):
+    """The gateway the shop itself builds from its settings (get_gateway), on the emptied localstripe."""
+    return get_gateway()
 
 
 def place_order(client, *, skus=(("P6-TEE-BLK-M", 1),), email="fan@example.org"):

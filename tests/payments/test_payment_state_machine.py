@@ -29,9 +29,9 @@ the database):
   dispute; the net donation is the sale's donation reversed pro-rata to the money refunded or lost (to the
   cent per reversal); `ledger_violations()` is empty;
 - after `reconcile_payments`: the shop knows everything Stripe does (but disputes, always told by their
-  webhook here; and see the known gap at the end of the file), and every succeeded charge of an order but
-  one is on its way back to the card (refunded in full, pending or succeeded, or disputed): no customer is
-  charged twice.
+  webhook here; the gap it once had is replayed in test_reconciling.py), and every succeeded charge of an
+  order but one is on its way back to the card (refunded in full, pending or succeeded, or disputed): no
+  customer is charged twice.
 """
 
 import os
@@ -66,12 +66,11 @@ from tests.fakestripe import StripeFakeError
 from tests.markers import Sink
 from tests.payments.events import record_attempt, shop_rows, signed_post
 from tests.payments.stripe_model import stripe_state
+from tests.payments.support import ADDRESS
 
 Source = get_model("payment", "Source")
 StockRecord = get_model("partner", "StockRecord")
 
-ADDRESS = {"first_name": "Ana", "last_name": "Fan", "line1": "1 Main St", "line4": "Boston", "state": "MA",
-           "postcode": "02110", "country": "US"}
 SKUS = ["P6-TEE-BLK-M", "P6-HOOD-NVY-XXL", "P6-PIN"]
 VISA, DECLINED, THREE_DS = "pm_card_visa", "pm_card_chargeDeclined", "pm_card_threeDSecure2Required"
 CENT = D("0.01")
@@ -515,7 +514,7 @@ class PaymentMachine(RuleBasedStateMachine):
     def reconcile(self):
         self._run(call_command, "reconcile_payments", stdout=Sink(), stderr=Sink())
         # reconcile_payments asks Stripe about every refund it could have missed, refunded excess payments of a
-        # cancelled order included (test_reconcile_revisits_a_refunded_excess_payment_of_a_cancelled_order).
+        # cancelled order included (test_reconciling.py, test_reconcile_revisits_a_refunded_excess_payment_...).
         self.stale_refunds = set()
         self.stale_intents.clear()
         state = stripe_state(self.fake)
@@ -696,37 +695,3 @@ def test_payment_state_machine(fake_stripe, p6_catalogue, client, django_capture
         ),
     )
     print("\n".join(f"{n:4} {what}" for what, n in sorted(SEEN.items())))
-
-
-def test_reconcile_revisits_a_refunded_excess_payment_of_a_cancelled_order(
-    fake_stripe, p6_catalogue, client, django_capture_on_commit_callbacks,
-):
-    # given a cancelled order, paid at Stripe afterwards (an excess payment), refunded in full
-    record = StockRecord.objects.select_related("product").get(partner_sku=SKUS[0])
-    order = place_pending_order(basket=build_basket(items=[(record.product, 1)]), email="fan@example.org",
-                                address=ADDRESS)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert services.cancel_unpaid_order(order=order) == "cancelled"
-    gateway = get_gateway()
-    intent = gateway.create_intent(amount=order.total_incl_tax, currency=order.currency, order_number=order.number,
-                                   attempt=1)
-    record_attempt(order, intent, number=1)
-    gateway.confirm_intent(intent.id, payment_method=VISA)
-    with django_capture_on_commit_callbacks(execute=True):
-        assert signed_post(client, fake_stripe.event("payment_intent.succeeded", intent.id)).status_code == 200
-    excess = ExcessPayment.objects.get(order=order)
-    fake_stripe.set_refund_status(excess.refund_id, "succeeded")
-    with django_capture_on_commit_callbacks(execute=True):
-        assert signed_post(client, fake_stripe.event("refund.updated", excess.refund_id)).status_code == 200
-    excess.refresh_from_db()
-    assert excess.status == ExcessPayment.REFUNDED
-
-    # when the refund fails after it succeeded, its webhook is lost, and the reconciler runs
-    fake_stripe.set_refund_status(excess.refund_id, "failed", failure_reason="lost_or_stolen_card")
-    with django_capture_on_commit_callbacks(execute=True):
-        call_command("reconcile_payments", stdout=Sink())
-
-    # then the excess payment is known not to be refunded, and is refunded again
-    excess.refresh_from_db()
-    assert excess.status == ExcessPayment.REFUND_PENDING
-    assert excess.refund_tries == 1

@@ -1,16 +1,22 @@
-"""Refunds from the dashboard, as staff, against localstripe: the whole order, an amount, chosen lines;
-each refund reaches Stripe once and is recorded once, whichever of the API answer and the webhook
-comes first; anything beyond what is left, or on an unpaid order, is refused and writes nothing.
+"""Refunds from the dashboard, as staff, against localstripe (shop/payments/services/refunds.py; their
+lifecycle at Stripe is in test_refunds_lifecycle.py): the whole order, an amount, chosen lines; each refund
+reaches Stripe once and is recorded once, whichever of the API answer and the webhook comes first, and a
+whole refund reverses the order's donation; anything beyond what is left, or on an unpaid order, is refused
+and writes nothing.
 """
 
 import uuid
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from oscar.core.loading import get_model
 
+from fundraising.models import LedgerTransaction
+from fundraising.selectors import beneficiary_balances
 from shop.payments import services
 from shop.payments.gateway import StripeGateway, get_gateway
 from shop.payments.models import StripeRefund
@@ -110,6 +116,26 @@ def test_refund_whole_order(staff_client, staff_user, paid_order, stripe_peer):
     assert StripeRefund.objects.count() == 1
     assert PaymentEvent.objects.filter(event_type__name="Refunded").count() == 1
     assert _refunded(paid_order) == TOTAL
+
+
+def test_a_full_refund_from_the_dashboard_reverses_the_donation(client, p6_catalogue, campaign, stripe_peer,
+                                                                  staff_client):
+    order, _ = place_order(client, skus=(("P6-HOOD-BLK-L", 1),))
+    client.post(reverse("checkout:pay", kwargs={"order_number": order.number}), {"payment_method": "pm_card_visa"})
+    donation = LedgerTransaction.objects.get(idempotency_key=f"sale:{order.number}").entries.filter(
+        debit__gt=0).get().debit
+    assert donation == Decimal("16.01")  # (58.00 - 24.00 - estimated fee 1.98) x 50 %
+    refund_url = reverse("payments-dashboard:order-refund", kwargs={"number": order.number})
+    form = staff_client.get(refund_url).context["form"]
+    response = staff_client.post(refund_url, {"scope": "whole", "request_id": form.initial["request_id"],
+                                              "confirm": "1"})
+    assert response.status_code == 302
+    reversal = LedgerTransaction.objects.get(order=order, kind="refund")
+    assert sum(e.debit for e in reversal.entries.all()) == donation
+    assert sum(row.payable for row in beneficiary_balances(currency="USD")) == Decimal("0.00")
+    out = StringIO()
+    call_command("verify_ledger", stdout=out)
+    assert "ledger OK" in out.getvalue()
 
 
 def test_refund_an_amount_then_the_rest(staff_client, paid_order, stripe_peer):

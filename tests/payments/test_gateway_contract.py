@@ -201,7 +201,8 @@ def test_in_localstripe_mode_the_card_is_set_by_update_then_confirmed(fake_strip
     paid = lenient.confirm_intent(intent.id, payment_method="pm_card_visa")
     assert paid.status == "succeeded"
     update, confirm = [r for r in fake_stripe.requests(method="POST") if r["path"] != "/v1/payment_intents"]
-    assert (update["path"], update["params"]) == (f"/v1/payment_intents/{intent.id}", {"payment_method": "pm_card_visa"})
+    assert (update["path"], update["params"]) == (
+        f"/v1/payment_intents/{intent.id}", {"payment_method": "pm_card_visa"})
     assert (confirm["path"], confirm["params"]) == (f"/v1/payment_intents/{intent.id}/confirm", {})
     # and localstripe's fee of 0 is never trusted: the gateway reports none in that mode
     assert lenient.retrieve_charge(paid.latest_charge_id).balance_transaction_fee is None
