@@ -70,7 +70,9 @@ def load():
             posted = START + SPAN * i / n_txn
             parts = [Decimal(rng.randint(50, 2500)) / 100 for _ in payables]
             total = sum(parts)
-            rows = [(donations.pk, total, Decimal("0"))] + [(p.pk, Decimal("0"), a) for p, a in zip(payables, parts, strict=True)]
+            rows = [(donations.pk, total, Decimal("0"))] + [
+                (p.pk, Decimal("0"), a) for p, a in zip(payables, parts, strict=True)
+            ]
             key = f"bench:{txn_id}"
             digest = transaction_digest(kind="adjustment", idempotency_key=key, currency="USD", order_id=None,
                                         reference="", basis_amount=None, memo="bench load", posted_at=posted,
@@ -99,7 +101,8 @@ def load():
             SELECT e.transaction_id FROM fundraising_entry e
             JOIN fundraising_ledgertransaction t ON t.id = e.transaction_id
             JOIN fundraising_account a ON a.id = e.account_id
-            WHERE e.transaction_id > %s AND (e.currency <> t.currency OR e.currency <> a.currency) LIMIT 1""", [txn_base])
+            WHERE e.transaction_id > %s AND (e.currency <> t.currency OR e.currency <> a.currency) LIMIT 1""",
+            [txn_base])
         bad = bad or cur.fetchone()
         if bad:
             raise RuntimeError(f"bulk load: transaction {bad[0]} is unbalanced; rolled back")
@@ -149,7 +152,8 @@ def ledger_pages():
         p1000 = timeit(lambda: get(f"?after={cursor_1000}"), repeat=15)
         return p1, p1000, "dashboard ledger view (test client, whole response)"
     except Exception as exc:  # noqa: BLE001 — issue 5's view may not be there yet: time its query instead
-        print(f"  ledger view unavailable ({type(exc).__name__}: {str(exc)[:120]}); timing the keyset query", flush=True)
+        print(f"  ledger view unavailable ({type(exc).__name__}: {str(exc)[:120]}); timing the keyset query",
+              flush=True)
 
         def page(after):
             qs = Entry.objects.select_related("transaction", "account", "account__beneficiary").order_by("-id")
@@ -192,7 +196,8 @@ def main():
            note=how)
     py = sys.executable
     since = (START + SPAN * 0.9).date().isoformat()  # the last ~10 % of the entries: ~100k rows
-    small = Entry.objects.filter(posted_at__gte=dt.datetime.fromisoformat(since).replace(tzinfo=dt.timezone.utc)).count()
+    since_utc = dt.datetime.fromisoformat(since).replace(tzinfo=dt.timezone.utc)
+    small = Entry.objects.filter(posted_at__gte=since_utc).count()
     t_small, rss_small = run_child([py, "manage.py", "export_ledger", "--format", "csv", "--since", since])
     t_all, rss_all = run_child([py, "manage.py", "export_ledger", "--format", "csv"])
     _, rss_idle = run_child([py, "manage.py", "check"])

@@ -27,7 +27,8 @@ for r in rows:
     result = "" if r["ok"] is None else ("OK" if r["ok"] else "MISS")
     misses += result == "MISS"
     ratio = "" if r["ratio"] is None else f"{r['ratio']:.2f}"
-    print(f"{r['section']:<11}{r['name']:<{w + 2}}{r['value']:>20} {r['unit']:<9}{ratio:>6}  {r['target'] or '':<30}{result}")
+    print(f"{r['section']:<11}{r['name']:<{w + 2}}{r['value']:>20} {r['unit']:<9}{ratio:>6}  "
+          f"{r['target'] or '':<30}{result}")
     if r["note"]:
         print(f"{'':<13}  note: {r['note']}")
 targets = sum(r["ok"] is not None for r in rows)

@@ -4,7 +4,8 @@ For each page (catalogue list, product detail, basket add) wrk runs against ours
 round (alternating, so drift hits both), twice per round: one connection (median latency: the page's own
 time, the ratio's figure) and eight connections over the 4 workers (requests/s under load). Figures are
 medians over rounds. Basket add POSTs to a standalone product with a CSRF cookie+header and no session:
-each request is a new visitor's first add (a new basket), the same work in both projects. Query counts come from bench/querycount.py (test client) for 10 and 200 products.
+each request is a new visitor's first add (a new basket), the same work in both projects. Query counts
+come from bench/querycount.py (test client) for 10 and 200 products.
 Environment: BENCH_OUR_ENV / BENCH_STOCK_ENV JSON (the processes' environments), ports, BENCH_SECONDS.
 """
 
@@ -121,9 +122,11 @@ def main():
                 note = ""
                 if page == "catalogue list":
                     note = "unequal work: stock lists 0 products (Haystack simple backend), ours lists 5"
-                record("storefront", f"{page} median ours / stock (1 connection)", f"{med['ours']:.1f} / {med['stock']:.1f}", "ms",
+                record("storefront", f"{page} median ours / stock (1 connection)",
+                       f"{med['ours']:.1f} / {med['stock']:.1f}", "ms",
                        target="ratio <= 1.05", ok=ratio <= 1.05, ratio=round(ratio, 2), note=note)
-                record("storefront", f"{page} req/s ours / stock (8 connections)", f"{rps['ours']:.0f} / {rps['stock']:.0f}",
+                record("storefront", f"{page} req/s ours / stock (8 connections)",
+                       f"{rps['ours']:.0f} / {rps['stock']:.0f}",
                        "req/s", ratio=round(rps["ours"] / rps["stock"], 2),
                        note=f"median under that load: {med8['ours']:.0f} / {med8['stock']:.0f} ms")
                 record("storefront", f"{page} queries @10 / @200 products (ours)", f"{q['ours'][0]} / {q['ours'][1]}",

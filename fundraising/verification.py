@@ -359,7 +359,8 @@ def _sale_matches(sale):
         stored = (row.fee_share, row.profit, row.donation, {p.beneficiary_id: p.amount for p in row.parts.all()})
         again = (result.fee_share, result.profit, result.donation, dict(result.parts) if weights else {})
         if stored != again:
-            yield f"breakdown: line {row.line_id} of order {number} does not recompute: stored {stored}, computed {again}"
+            yield (f"breakdown: line {row.line_id} of order {number} does not recompute: stored {stored}, "
+                   f"computed {again}")
 
 
 def _check_disbursements():
@@ -386,7 +387,10 @@ def _check_checkpoint():
         FROM {t['entry']} e JOIN {t['txn']} t ON t.id = e.transaction_id
         WHERE e.id <= %s GROUP BY e.account_id, t.kind
     """
-    actual = {(account_id, kind): (debit, credit) for account_id, kind, debit, credit in _rows(sql, [checkpoint.upto_entry_id])}
+    actual = {
+        (account_id, kind): (debit, credit)
+        for account_id, kind, debit, credit in _rows(sql, [checkpoint.upto_entry_id])
+    }
     stored = {
         (row.account_id, row.kind): (int(row.debit * 10000), int(row.credit * 10000))
         for row in checkpoint.totals.all()

@@ -17,7 +17,8 @@ urlpatterns = [
     # reverse("catalogue:index") and friends land here.
     path("catalogue/", browse.CatalogueView.as_view()),
     re_path(r"^catalogue/(?P<product_slug>[\w-]*)_(?P<pk>\d+)/$", browse.ProductDetailView.as_view()),
-    re_path(r"^catalogue/category/(?P<category_slug>[\w-]+(/[\w-]+)*)_(?P<pk>\d+)/$", browse.ProductCategoryView.as_view()),
+    re_path(r"^catalogue/category/(?P<category_slug>[\w-]+(/[\w-]+)*)_(?P<pk>\d+)/$",
+            browse.ProductCategoryView.as_view()),
     path("search/", browse.ProductSearchView.as_view()),
     # Our dashboard sections sit beside Oscar's (never fork `dashboard`); their nav entries are in settings.
     path("dashboard/unit-costs/", apps.get_app_config("catalog_dashboard").urls),

@@ -27,7 +27,8 @@ def donations_svg(points, *, currency, title):
         first, last = points[0][0], points[-1][0]
         labels.append(f'<text x="{PAD}" y="{HEIGHT - 8}" font-size="11">{escape(first.isoformat())}</text>')
         labels.append(
-            f'<text x="{WIDTH - PAD}" y="{HEIGHT - 8}" font-size="11" text-anchor="end">{escape(last.isoformat())}</text>'
+            f'<text x="{WIDTH - PAD}" y="{HEIGHT - 8}" font-size="11" text-anchor="end">'
+            f"{escape(last.isoformat())}</text>"
         )
     labels.append(f'<text x="{PAD}" y="{PAD - 10}" font-size="11">{escape(str(top))} {escape(currency)}</text>')
     axis = f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" stroke="#666"/>'

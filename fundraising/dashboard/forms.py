@@ -27,10 +27,16 @@ class LedgerFilterForm(forms.Form):
     beneficiary = forms.ModelChoiceField(
         label=_("Beneficiary"), queryset=Beneficiary.objects.order_by("name"), required=False
     )
-    kind = forms.ChoiceField(label=_("Kind"), required=False, choices=[("", "---------")] + LedgerTransaction.Kind.choices)
+    kind = forms.ChoiceField(
+        label=_("Kind"), required=False, choices=[("", "---------")] + LedgerTransaction.Kind.choices
+    )
     currency = forms.CharField(label=_("Currency"), required=False, max_length=3)
-    date_from = forms.DateField(label=_("From (UTC day)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To (UTC day, included)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label=_("From (UTC day)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To (UTC day, included)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     order = forms.CharField(label=_("Order number"), required=False, max_length=128)
 
     def clean_currency(self):
@@ -99,8 +105,11 @@ class DisbursementForm(forms.Form):
         payable = account_balance(account=account) if account else quantize(Decimal(0), currency)
         self.payable = payable
         if amount > payable:
-            self.add_error("amount", _("More than the payable balance of %(beneficiary)s: %(payable)s %(currency)s.") % {
-                "beneficiary": beneficiary, "payable": payable, "currency": currency})
+            self.add_error(
+                "amount",
+                _("More than the payable balance of %(beneficiary)s: %(payable)s %(currency)s.")
+                % {"beneficiary": beneficiary, "payable": payable, "currency": currency},
+            )
         return data
 
 

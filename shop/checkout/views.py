@@ -150,7 +150,8 @@ class PayView(generic.TemplateView):
                                              client_address=get_client_ip_address(request))
         if answer.status == "succeeded":
             self.request.session["checkout_order_id"] = self.order.id
-            return self.respond(wants_json, "succeeded", answer.message, 200, redirect_url=reverse("checkout:thank-you"))
+            return self.respond(wants_json, "succeeded", answer.message, 200,
+                                redirect_url=reverse("checkout:thank-you"))
         if answer.status == "requires_action":
             return self.respond(wants_json, "requires_action", "", 200, client_secret=answer.client_secret,
                                 intent=answer.intent)

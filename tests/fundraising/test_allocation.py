@@ -168,8 +168,13 @@ def test_zero_share_still_returns_a_zero_part_per_beneficiary():
             D("1.00"), [("a", D("0.5")), ("b", D("0.25")), ("c", D("0.25"))], "USD",
             {"a": D("0.50"), "b": D("0.25"), "c": D("0.25")}, id="decimal weights",
         ),
-        pytest.param(D("100"), [("a", 1), ("b", 1), ("c", 1)], "JPY", {"a": D("34"), "b": D("33"), "c": D("33")}, id="JPY"),
-        pytest.param(D("0.002"), [("a", 1), ("b", 1), ("c", 1)], "KWD", {"a": D("0.001"), "b": D("0.001"), "c": D("0")}, id="KWD"),
+        pytest.param(
+            D("100"), [("a", 1), ("b", 1), ("c", 1)], "JPY", {"a": D("34"), "b": D("33"), "c": D("33")}, id="JPY"
+        ),
+        pytest.param(
+            D("0.002"), [("a", 1), ("b", 1), ("c", 1)], "KWD", {"a": D("0.001"), "b": D("0.001"), "c": D("0")},
+            id="KWD",
+        ),
     ],
 )
 def test_largest_remainder_split_examples(total, weights, currency, expected):
@@ -191,9 +196,14 @@ def test_largest_remainder_split_gives_the_unit_to_the_largest_remainder_not_the
 @pytest.mark.parametrize(
     "fee, line_totals, expected",
     [
-        pytest.param(D("0.59"), [(1, D("10.00")), (2, D("5.00")), (3, D("5.00"))], {1: D("0.29"), 2: D("0.15"), 3: D("0.15")}, id="pro-rata"),
+        pytest.param(
+            D("0.59"), [(1, D("10.00")), (2, D("5.00")), (3, D("5.00"))], {1: D("0.29"), 2: D("0.15"), 3: D("0.15")},
+            id="pro-rata",
+        ),
         pytest.param(D("0.31"), [(1, D("0.00")), (2, D("0.00"))], {1: D("0.16"), 2: D("0.15")}, id="all zero: equal"),
-        pytest.param(D("0.30"), [(1, D("0.00")), (2, D("5.00"))], {1: D("0.00"), 2: D("0.30")}, id="free line pays none"),
+        pytest.param(
+            D("0.30"), [(1, D("0.00")), (2, D("5.00"))], {1: D("0.00"), 2: D("0.30")}, id="free line pays none"
+        ),
         pytest.param(D("0.00"), [], {}, id="no lines, no fee"),
     ],
 )
@@ -242,8 +252,10 @@ def test_reversal_of_two_half_refunds_reverses_everything_exactly():
     posted = {"a": D("1.00"), "b": D("2.01")}
 
     # when half is refunded, then the other half
-    first = reversal_parts(posted=posted, reversed_so_far={}, refunded_total=D("5.00"), captured_total=D("10.00"), currency="USD")
-    second = reversal_parts(posted=posted, reversed_so_far=first, refunded_total=D("10.00"), captured_total=D("10.00"), currency="USD")
+    first = reversal_parts(posted=posted, reversed_so_far={}, refunded_total=D("5.00"), captured_total=D("10.00"),
+                           currency="USD")
+    second = reversal_parts(posted=posted, reversed_so_far=first, refunded_total=D("10.00"),
+                            captured_total=D("10.00"), currency="USD")
 
     # then the first reverses half of 3.01 rounded half-up (1.51), the second the rest, key by key
     assert first == {"a": D("0.50"), "b": D("1.01")}
@@ -404,7 +416,8 @@ def test_breakdown_invariants(order):
 @st.composite
 def refund_histories(draw):
     currency = draw(CURRENCIES)
-    posted = {key: draw(amounts(currency, 10**5)) for key in draw(st.lists(st.sampled_from("abcde"), min_size=1, max_size=5, unique=True))}
+    keys = draw(st.lists(st.sampled_from("abcde"), min_size=1, max_size=5, unique=True))
+    posted = {key: draw(amounts(currency, 10**5)) for key in keys}
     captured_minor = draw(st.integers(1, 10**6))
     # cut points inside (0, captured) give partial refunds; the last one is full or short of it
     cuts = sorted(draw(st.lists(st.integers(1, captured_minor), max_size=6)))
@@ -449,16 +462,20 @@ def test_partial_refunds_never_over_reverse_and_a_full_refund_reverses_everythin
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(total=D("0.105"), weights=[("a", 1)], currency="USD"), CurrencyError, "finer than the currency's minor unit"),
-        (dict(total=D("1.5"), weights=[("a", 1)], currency="JPY"), CurrencyError, "finer than the currency's minor unit"),
+        (dict(total=D("0.105"), weights=[("a", 1)], currency="USD"), CurrencyError,
+         "finer than the currency's minor unit"),
+        (dict(total=D("1.5"), weights=[("a", 1)], currency="JPY"), CurrencyError,
+         "finer than the currency's minor unit"),
         (dict(total=D("-0.01"), weights=[("a", 1)], currency="USD"), ValueError, "total must not be negative"),
         (dict(total=0.10, weights=[("a", 1)], currency="USD"), TypeError, "total must be a Decimal"),
         (dict(total=D("NaN"), weights=[("a", 1)], currency="USD"), ValueError, "finite"),
         (dict(total=D("1.00"), weights=[], currency="USD"), ValueError, "weights is empty"),
         (dict(total=D("1.00"), weights=[("a", 0), ("b", 0)], currency="USD"), ValueError, "all 0"),
-        (dict(total=D("1.00"), weights=[("a", 1), ("b", -1)], currency="USD"), ValueError, "weight of 'b' must not be negative"),
+        (dict(total=D("1.00"), weights=[("a", 1), ("b", -1)], currency="USD"), ValueError,
+         "weight of 'b' must not be negative"),
         (dict(total=D("1.00"), weights=[("a", 1), ("a", 2)], currency="USD"), ValueError, "duplicate keys: 'a'"),
-        (dict(total=D("1.00"), weights=[("a", 0.5)], currency="USD"), TypeError, "weight of 'a' must be an int or a Decimal"),
+        (dict(total=D("1.00"), weights=[("a", 0.5)], currency="USD"), TypeError,
+         "weight of 'a' must be an int or a Decimal"),
         (dict(total=D("1.00"), weights=[("a", 1), (2, 1)], currency="USD"), TypeError, "sortable together"),
         (dict(total=D("1.00"), weights={"a": 1}, currency="USD"), TypeError, "sequence of (key, value) pairs"),
         (dict(total=D("1.00"), weights=[("a", 1)], currency="US"), CurrencyError, "not an ISO 4217 currency code"),
@@ -484,8 +501,10 @@ def _breakdown(**overrides):
         (dict(lines=[LineInput(1, 10.0, D("2.00"), 1)]), TypeError, "revenue_excl_tax of line 1 must be a Decimal"),
         (dict(lines=[LineInput(1, D("10.00"), 2.0, 1)]), TypeError, "unit_cost of line 1 must be a Decimal"),
         (dict(fee=0.3), TypeError, "fee must be a Decimal"),
-        (dict(lines=[LineInput(1, D("10.001"), D("2.00"), 1)]), CurrencyError, "revenue_excl_tax of line 1 10.001 USD is finer"),
-        (dict(lines=[LineInput(1, D("10.00"), D("2.005"), 1)]), CurrencyError, "unit_cost of line 1 2.005 USD is finer"),
+        (dict(lines=[LineInput(1, D("10.001"), D("2.00"), 1)]), CurrencyError,
+         "revenue_excl_tax of line 1 10.001 USD is finer"),
+        (dict(lines=[LineInput(1, D("10.00"), D("2.005"), 1)]), CurrencyError,
+         "unit_cost of line 1 2.005 USD is finer"),
         (dict(fee=D("0.305")), CurrencyError, "fee 0.305 USD is finer"),
         (dict(lines=[LineInput(1, D("-1.00"), D("2.00"), 1)]), ValueError, "must not be negative"),
         (dict(fee=D("-0.30")), ValueError, "fee must not be negative"),
@@ -494,7 +513,8 @@ def _breakdown(**overrides):
         (dict(share_bps=10_001), ValueError, "share_bps must be between 0 and 10000"),
         (dict(share_bps=-1), ValueError, "share_bps must be between 0 and 10000"),
         (dict(share_bps=D("5000")), TypeError, "share_bps must be an int"),
-        (dict(lines=[LineInput(1, D("1.00"), D("0"), 1), LineInput(1, D("2.00"), D("0"), 1)]), ValueError, "duplicate keys: 1"),
+        (dict(lines=[LineInput(1, D("1.00"), D("0"), 1), LineInput(1, D("2.00"), D("0"), 1)]), ValueError,
+         "duplicate keys: 1"),
         (dict(lines=[]), ValueError, "a non-zero fee needs at least one line"),
         (dict(lines=[(1, D("10.00"), D("2.00"), 1)]), TypeError, "lines must hold LineInput"),
         (dict(weights=[("p6", 0)]), ValueError, "weights are all 0"),
@@ -511,8 +531,10 @@ def test_compute_breakdown_refuses(overrides, error, message):
         (dict(amount=10.0, currency="USD", percent=D("2.9"), fixed=D("0.30")), TypeError, "amount must be a Decimal"),
         (dict(amount=D("10.00"), currency="USD", percent=2.9, fixed=D("0.30")), TypeError, "percent must be a Decimal"),
         (dict(amount=D("10.00"), currency="USD", percent=D("290"), fixed=D("0.30")), ValueError, "between 0 and 100"),
-        (dict(amount=D("10.00"), currency="USD", percent=D("2.9"), fixed=D("-0.30")), ValueError, "fixed must not be negative"),
-        (dict(amount=D("10.001"), currency="USD", percent=D("2.9"), fixed=D("0.30")), CurrencyError, "amount 10.001 USD is finer"),
+        (dict(amount=D("10.00"), currency="USD", percent=D("2.9"), fixed=D("-0.30")), ValueError,
+         "fixed must not be negative"),
+        (dict(amount=D("10.001"), currency="USD", percent=D("2.9"), fixed=D("0.30")), CurrencyError,
+         "amount 10.001 USD is finer"),
     ],
 )
 def test_estimate_fee_refuses(kwargs, error, message):

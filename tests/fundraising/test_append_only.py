@@ -164,8 +164,10 @@ def test_postgres_refuses_entries_in_another_currency_at_commit(beneficiaries):
         with transaction.atomic():
             txn = LedgerTransaction.objects.create(kind="adjustment", idempotency_key="adjustment:mixed",
                                                    currency="USD", digest="-")
-            Entry.objects.create(transaction=txn, account=eur, currency="USD", debit=D("1.00"), posted_at=txn.posted_at)
-            Entry.objects.create(transaction=txn, account=usd, currency="USD", credit=D("1.00"), posted_at=txn.posted_at)
+            Entry.objects.create(transaction=txn, account=eur, currency="USD", debit=D("1.00"),
+                                 posted_at=txn.posted_at)
+            Entry.objects.create(transaction=txn, account=usd, currency="USD", credit=D("1.00"),
+                                 posted_at=txn.posted_at)
     assert LedgerTransaction.objects.count() == 0
 
 

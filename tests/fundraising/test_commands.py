@@ -87,11 +87,12 @@ def test_export_csv_has_the_exact_columns_and_one_row_per_entry(paid_order):
     assert rows[0] == ["posted_at", "transaction_id", "kind", "idempotency_key", "order_number", "account",
                        "beneficiary", "currency", "debit", "credit", "memo"]
     assert len(rows) == 5
+    sale = ["sale", f"sale:{paid_order.number}", paid_order.number]
     assert [row[2:10] for row in rows[1:]] == [
-        ["sale", f"sale:{paid_order.number}", paid_order.number, "campaign:donations", "", "USD", "17.96", "0.00"],
-        ["sale", f"sale:{paid_order.number}", paid_order.number, "payable:alpha-group", "Alpha Group", "USD", "0.00", "5.99"],
-        ["sale", f"sale:{paid_order.number}", paid_order.number, "payable:beta-group", "Beta Group", "USD", "0.00", "5.99"],
-        ["sale", f"sale:{paid_order.number}", paid_order.number, "payable:gamma-group", "Gamma Group", "USD", "0.00", "5.98"],
+        sale + ["campaign:donations", "", "USD", "17.96", "0.00"],
+        sale + ["payable:alpha-group", "Alpha Group", "USD", "0.00", "5.99"],
+        sale + ["payable:beta-group", "Beta Group", "USD", "0.00", "5.99"],
+        sale + ["payable:gamma-group", "Gamma Group", "USD", "0.00", "5.98"],
     ]
 
 

@@ -89,10 +89,12 @@ def test_a_disbursement_racing_a_refund_never_drives_a_payable_below_zero(commit
     assert isinstance(refunded, LedgerTransaction), refunded
     alpha_balance = beneficiary_balances(currency="USD")[0]
     if isinstance(disbursed, InsufficientPayable):
-        assert (alpha_balance.payable, alpha_balance.disbursed, alpha_balance.receivable) == (D("0.00"), D("0.00"), D("0.00"))
+        assert (alpha_balance.payable, alpha_balance.disbursed, alpha_balance.receivable) == (
+            D("0.00"), D("0.00"), D("0.00"))
     else:
         assert not isinstance(disbursed, Exception), disbursed
-        assert (alpha_balance.payable, alpha_balance.disbursed, alpha_balance.receivable) == (D("0.00"), D("5.99"), D("5.99"))
+        assert (alpha_balance.payable, alpha_balance.disbursed, alpha_balance.receivable) == (
+            D("0.00"), D("5.99"), D("5.99"))
     assert list(ledger_violations()) == []
 
 
@@ -105,7 +107,8 @@ def test_a_checkpoint_does_not_keep_sales_waiting_behind_a_long_transaction(comm
         from django.db import transaction
 
         with transaction.atomic():
-            txn = services.post_sale(order=Order.objects.get(pk=committed_order.pk), fee=Fee(D("2.10"), estimated=False))
+            txn = services.post_sale(order=Order.objects.get(pk=committed_order.pk),
+                                     fee=Fee(D("2.10"), estimated=False))
             inserted.set()
             release.wait(timeout=30)
         return txn.pk

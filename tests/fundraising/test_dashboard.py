@@ -70,7 +70,8 @@ WRITE_URLS = [
 
 def _url(name):
     if name == "fundraising-dashboard:beneficiary-edit":
-        beneficiary = Beneficiary.objects.first() or Beneficiary.objects.create(name="Alpha", slug="alpha", country="RU")
+        beneficiary = (Beneficiary.objects.first()
+                       or Beneficiary.objects.create(name="Alpha", slug="alpha", country="RU"))
         return reverse(name, kwargs={"pk": beneficiary.pk})
     return reverse(name)
 
@@ -149,7 +150,8 @@ def test_overview_figures_equal_the_ledger_balances(ledger_staff, sales):
 
 
 def test_overview_chart_has_todays_donations(ledger_staff, sales):
-    posted = sum(Entry.objects.filter(transaction__kind="sale", account__kind="payable").values_list("credit", flat=True))
+    posted = sum(Entry.objects.filter(transaction__kind="sale", account__kind="payable")
+                 .values_list("credit", flat=True))
     html = ledger_staff.get(reverse("fundraising-dashboard:overview")).content.decode()
     assert f"{timezone.now().date().isoformat()}: {posted:.2f} USD" in html
 
@@ -192,7 +194,8 @@ def _ledger_ids(client, query, monkeypatch):
 
 
 @pytest.mark.parametrize("make_query, expected", [
-    (lambda: f"beneficiary={network().pk}", lambda: Entry.objects.filter(account__beneficiary__slug="russian-lgbt-network")),
+    (lambda: f"beneficiary={network().pk}",
+     lambda: Entry.objects.filter(account__beneficiary__slug="russian-lgbt-network")),
     (lambda: "kind=refund", lambda: Entry.objects.filter(transaction__kind="refund")),
     (lambda: "kind=sale", lambda: Entry.objects.filter(transaction__kind="sale")),
     (lambda: "currency=usd", lambda: Entry.objects.filter(currency="USD")),
@@ -252,7 +255,8 @@ def test_the_csv_export_is_the_rows_on_screen_for_the_same_filters(ledger_staff,
     assert response["Content-Type"].startswith("text/csv")
     assert rows[0] == CSV_COLUMNS
     assert len(rows) - 1 == len(on_screen) > 0
-    expected = [[str(cell) for cell in row] for row in entry_csv_rows(Entry.objects.filter(id__in=on_screen).order_by("-id"))]
+    expected = [[str(cell) for cell in row]
+                for row in entry_csv_rows(Entry.objects.filter(id__in=on_screen).order_by("-id"))]
     assert rows[1:] == expected
     txn_of = dict(Entry.objects.filter(id__in=on_screen).values_list("id", "transaction_id"))
     assert [int(row[1]) for row in rows[1:]] == [txn_of[pk] for pk in on_screen]
@@ -263,7 +267,8 @@ def test_the_csv_export_escapes_formula_cells(ledger_staff, sales):
     Beneficiary.objects.filter(pk=network().pk).update(name='=HYPERLINK("x")')
     services.record_disbursement(beneficiary=network(), amount=D("1.00"), currency="USD",
                                  paid_on=timezone.now().date(), reference="=HYPERLINK(\"x\")")
-    body = b"".join(ledger_staff.get(reverse("fundraising-dashboard:ledger-csv") + "?kind=disbursement").streaming_content)
+    response = ledger_staff.get(reverse("fundraising-dashboard:ledger-csv") + "?kind=disbursement")
+    body = b"".join(response.streaming_content)
     rows = list(csv.reader(io.StringIO(body.decode())))
     # then the beneficiary cell of the payout's rows is escaped with a leading quote, and no cell starts like one
     beneficiary = rows[0].index("beneficiary")
@@ -343,7 +348,8 @@ def test_a_payout_goes_through_a_confirmation_step_then_is_recorded(treasurer, s
     # then the payout is recorded through the service, once
     assert response.status_code == 302
     disbursement = Disbursement.objects.get()
-    assert (disbursement.amount, disbursement.reference, disbursement.created_by) == (D("25.00"), "wire-2026-001", treasurer.user)
+    assert (disbursement.amount, disbursement.reference, disbursement.created_by) == (
+        D("25.00"), "wire-2026-001", treasurer.user)
     assert _payable(beneficiary) == payable - D("25.00")
     listing = treasurer.get(reverse("fundraising-dashboard:disbursement-list")).content.decode()
     assert f'id="disbursement-{disbursement.pk}"' in listing and "wire-2026-001" in listing
@@ -397,7 +403,8 @@ def test_staff_create_and_edit_a_beneficiary(treasurer, db):
     assert response.status_code == 302
     beneficiary.refresh_from_db()
     assert (beneficiary.name, beneficiary.active) == ("Moscow Community Centre", False)
-    assert "Moscow Community Centre" in treasurer.get(reverse("fundraising-dashboard:beneficiary-list")).content.decode()
+    assert "Moscow Community Centre" in (
+        treasurer.get(reverse("fundraising-dashboard:beneficiary-list")).content.decode())
 
 
 def test_a_new_share_rule_applies_from_now_and_the_history_stays(treasurer, sales):
@@ -475,14 +482,16 @@ PAGES = [
     lambda: reverse("fundraising-dashboard:ledger") + f"?after={Entry.objects.order_by('-id')[3].pk}",
     lambda: reverse("fundraising-dashboard:ledger-csv"),
     lambda: reverse("fundraising-dashboard:ledger-beancount"),
-    lambda: reverse("fundraising-dashboard:statement") + f"?beneficiary={network().pk}&currency=USD&start=2020-01-01&end=2099-01-01",
+    lambda: reverse("fundraising-dashboard:statement")
+    + f"?beneficiary={network().pk}&currency=USD&start=2020-01-01&end=2099-01-01",
     lambda: reverse("fundraising-dashboard:disbursement-list"),
     lambda: reverse("fundraising-dashboard:beneficiary-list"),
     lambda: reverse("fundraising-dashboard:rule-list"),
     lambda: reverse("fundraising-dashboard:disbursement-create"),
     lambda: reverse("fundraising-dashboard:rule-create"),
     lambda: reverse("fundraising-dashboard:goal"),
-    lambda: reverse("dashboard:order-detail", kwargs={"number": LedgerTransaction.objects.filter(kind="sale").first().order.number}),
+    lambda: reverse("dashboard:order-detail",
+                    kwargs={"number": LedgerTransaction.objects.filter(kind="sale").first().order.number}),
 ]
 
 
@@ -492,7 +501,8 @@ def _grow(extra_beneficiaries):
 
     from tests.fundraising.dashboard_support import Sink
 
-    new = [Beneficiary.objects.create(name=f"Group {i}", slug=f"group-{i}", country="RU") for i in range(extra_beneficiaries)]
+    new = [Beneficiary.objects.create(name=f"Group {i}", slug=f"group-{i}", country="RU")
+           for i in range(extra_beneficiaries)]
     services.set_share_rule(share_bps=5000, weights=[(b, 1) for b in Beneficiary.objects.filter(active=True)])
     call_command("simulate_sales", orders=15, refund_rate=0.4, seed=7, restock=True, stdout=Sink())
     for i, beneficiary in enumerate(Beneficiary.objects.all()):

@@ -140,9 +140,11 @@ def test_adjustment_cannot_take_a_payable_below_zero(paid_order, beneficiaries):
 def test_adjustment_with_a_given_key_is_posted_once(paid_order, beneficiaries):
     alpha, beta, _ = beneficiaries
     entries = [(_payable(alpha), D("1.00"), D("0")), (_payable(beta), D("0"), D("1.00"))]
-    first = services.post_adjustment(entries=entries, reason="once", currency="USD", idempotency_key="adjustment:ticket-7")
+    first = services.post_adjustment(entries=entries, reason="once", currency="USD",
+                                     idempotency_key="adjustment:ticket-7")
     before = support.ledger_counts()
 
-    again = services.post_adjustment(entries=entries, reason="once", currency="USD", idempotency_key="adjustment:ticket-7")
+    again = services.post_adjustment(entries=entries, reason="once", currency="USD",
+                                     idempotency_key="adjustment:ticket-7")
 
     assert again.pk == first.pk and support.ledger_counts() == before

@@ -54,7 +54,8 @@ def test_the_product_page_says_what_one_t_shirt_gives(client, campaign):
     # when a fan opens its page
     html = client.get(tee().get_absolute_url()).content.decode()
     # then the page says 50 % and from about $8.67 per item
-    assert "50% of the profit on this item goes to Russian LGBT groups — from about $8.67 per item." in " ".join(html.split())
+    assert ("50% of the profit on this item goes to Russian LGBT groups — from about $8.67 per item."
+            in " ".join(html.split()))
 
 
 def test_a_t_shirt_variant_page_says_exactly_what_one_gives(client, campaign):
@@ -66,7 +67,8 @@ def test_a_t_shirt_variant_page_says_exactly_what_one_gives(client, campaign):
 
 def test_every_product_page_gives_the_figure_of_its_cheapest_variant(client, campaign):
     for product in Product.objects.filter(parent__isnull=True):
-        records = StockRecord.objects.filter(product__parent=product) if product.is_parent else product.stockrecords.all()
+        records = (StockRecord.objects.filter(product__parent=product) if product.is_parent
+                   else product.stockrecords.all())
         figures = {expected_donation(r.price, r.unit_cost.amount) for r in records.select_related("unit_cost")}
         html = " ".join(client.get(product.get_absolute_url()).content.decode().split())
         cheapest = min(records, key=lambda r: (r.price, r.pk))
@@ -175,7 +177,8 @@ def test_the_account_order_history_shows_each_paid_orders_donation(client, paid_
     amount = money(_posted(paid_order))
     listing = client.get(reverse("customer:order-list")).content.decode()
     assert f'<td class="p6-donation">{amount}</td>' in listing
-    detail = " ".join(client.get(reverse("customer:order", kwargs={"order_number": paid_order.number})).content.decode().split())
+    page = client.get(reverse("customer:order", kwargs={"order_number": paid_order.number}))
+    detail = " ".join(page.content.decode().split())
     assert "Donation to Russian LGBT groups" in detail and amount in detail.split('id="p6-order-donation"')[1][:300]
 
 

@@ -19,7 +19,8 @@ from tests.fundraising import support
 def _reversed(order):
     """Total reversed so far per beneficiary slug."""
     totals = {}
-    for entry in Entry.objects.filter(transaction__order=order, transaction__kind__in=["refund", "dispute"], debit__gt=0):
+    for entry in Entry.objects.filter(transaction__order=order, transaction__kind__in=["refund", "dispute"],
+                                      debit__gt=0):
         slug = entry.account.beneficiary.slug
         totals[slug] = totals.get(slug, D("0")) + entry.debit
     return totals

@@ -8,7 +8,14 @@ from django.utils import timezone
 
 from fundraising import services
 from fundraising.exceptions import IdempotencyConflict, RuleInUse
-from fundraising.models import Beneficiary, BreakdownPart, Entry, LedgerTransaction, OrderLineBreakdown, ShareRuleBeneficiary
+from fundraising.models import (
+    Beneficiary,
+    BreakdownPart,
+    Entry,
+    LedgerTransaction,
+    OrderLineBreakdown,
+    ShareRuleBeneficiary,
+)
 from fundraising.money import Fee
 from fundraising.verification import ledger_violations
 from tests.fundraising import support
@@ -57,13 +64,15 @@ def test_post_sale_completes_breakdown_and_posts_exact_entries(order):
     assert (second.fee_share, second.profit, second.donation) == (D("0.41"), D("7.59"), D("3.80"))
     # and 14.16 splits 4.72 each; 3.80 splits 1.27/1.27/1.26 (the remainder cent by beneficiary order)
     parts = [(p.breakdown.line_id, p.beneficiary.slug, p.weight, p.amount)
-             for p in BreakdownPart.objects.select_related("breakdown", "beneficiary").order_by("breakdown", "beneficiary")]
+             for p in BreakdownPart.objects.select_related("breakdown", "beneficiary")
+             .order_by("breakdown", "beneficiary")]
     assert [(slug, weight, amount) for _, slug, weight, amount in parts] == [
         ("alpha-group", 1, D("4.72")), ("beta-group", 1, D("4.72")), ("gamma-group", 1, D("4.72")),
         ("alpha-group", 1, D("1.27")), ("beta-group", 1, D("1.27")), ("gamma-group", 1, D("1.26")),
     ]
     # and one sale transaction debits donations 17.96 and credits each payable its parts
-    assert (txn.kind, txn.idempotency_key, txn.order_id, txn.basis_amount) == ("sale", f"sale:{order.number}", order.pk, D("62.00"))
+    assert (txn.kind, txn.idempotency_key, txn.order_id, txn.basis_amount) == (
+        "sale", f"sale:{order.number}", order.pk, D("62.00"))
     assert support.entries_of(txn) == {
         ("campaign:donations", "debit"): D("17.96"),
         ("payable:alpha-group", "credit"): D("5.99"),
@@ -183,7 +192,8 @@ def test_a_rule_cannot_start_before_an_existing_snapshot(order, beneficiaries):
     assert support.ledger_counts() == before
 
 
-def test_order_placed_without_snapshot_is_snapshotted_at_capture_with_the_rule_of_its_placement(rule, shirt, beneficiaries):
+def test_order_placed_without_snapshot_is_snapshotted_at_capture_with_the_rule_of_its_placement(
+        rule, shirt, beneficiaries):
     order = support.place_order((shirt, 1), snapshot=False)
     services.set_share_rule(share_bps=1000, weights=[(beneficiaries[0], 1)])
 

@@ -17,7 +17,9 @@ def test_dashboard_sends_anonymous_users_to_login(client, url):
     assert response["Location"].startswith(reverse("dashboard:login"))
 
 
-@pytest.mark.parametrize("url", ["/dashboard/", "/dashboard/catalogue/", "/dashboard/orders/", "/dashboard/unit-costs/"])
+@pytest.mark.parametrize(
+    "url", ["/dashboard/", "/dashboard/catalogue/", "/dashboard/orders/", "/dashboard/unit-costs/"]
+)
 def test_dashboard_serves_staff(staff_client, p6_catalogue, url):
     response = staff_client.get(url)
     assert response.status_code == 200

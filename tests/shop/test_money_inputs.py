@@ -214,7 +214,8 @@ def test_api_checkout_total_is_refused_and_no_order_is_written(client, p6_catalo
 
 
 def test_api_checkout_shipping_charge_is_read_the_same_way(client, p6_catalogue):
-    response = _api_checkout(client, _api_basket(client, "P6-PIN"), shipping_charge={"currency": "USD", "excl_tax": "0e0"})
+    response = _api_checkout(client, _api_basket(client, "P6-PIN"),
+                             shipping_charge={"currency": "USD", "excl_tax": "0e0"})
     assert response.status_code == 406
     assert response.json() == {"shipping_charge": {"excl_tax": [PLAIN_USD]}}
     assert Order.objects.count() == 0
