@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "drf_spectacular",  # the API's OpenAPI schema at /api/schema/ (see SPECTACULAR_SETTINGS)
     # P6
     "shop.apps.ShopConfig",
+    "shop.jobs.apps.JobsConfig",
     "shop.payments.apps.PaymentsConfig",
     "shop.payments.dashboard.apps.PaymentsDashboardConfig",
     "catalog.apps.CatalogConfig",
@@ -203,8 +204,19 @@ CACHES = {
         "LOCATION": "p6shop",
     }
 }
+# Several machines share one cache: Redis (django-redis) when REDIS_URL is set. A cache that cannot be
+# reached must not take the shop down with it: reads miss and writes are dropped (IGNORE_EXCEPTIONS).
 if os.environ.get("REDIS_URL"):
-    CACHES["default"] = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": os.environ["REDIS_URL"]}
+    CACHES["default"] = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": os.environ["REDIS_URL"],
+        "KEY_PREFIX": "p6",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2, "IGNORE_EXCEPTIONS": True},
+    }
+# Sessions (and with them the basket and the checkout) and django-axes' failure counts live in the
+# database, never in one process's memory: any node can serve any request.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 
 # --- Internationalisation --------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -226,6 +238,23 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Several machines: media in an S3-API bucket (django-storages) when MEDIA_BUCKET is set, so every node
+# serves the same product images. Credentials come from the usual AWS_* variables (or the instance role).
+MEDIA_BUCKET = os.environ.get("MEDIA_BUCKET", "")
+if MEDIA_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": MEDIA_BUCKET,
+            "endpoint_url": os.environ.get("MEDIA_ENDPOINT_URL") or None,  # unset = AWS; else MinIO, R2, moto
+            "region_name": os.environ.get("MEDIA_REGION") or None,
+            "custom_domain": os.environ.get("MEDIA_CUSTOM_DOMAIN") or None,  # a CDN in front of the bucket
+            "querystring_auth": env_bool("MEDIA_SIGNED_URLS", False),  # product images are public
+            "file_overwrite": False,
+            "default_acl": None,
+        },
+    }
+    SERVE_MEDIA = False
 WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Security (production unless DEBUG) ------------------------------------------------------------
@@ -247,6 +276,12 @@ EMAIL_BACKEND = os.environ.get(
 )
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)  # STARTTLS (port 587)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)  # implicit TLS (port 465)
+# A slow or dead SMTP server holds a worker for at most this long (the email is retried later).
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT", "10"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@p6.example.org")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -315,6 +350,7 @@ OSCAR_DASHBOARD_NAVIGATION.append(
         "icon": "fas fa-credit-card",
         "children": [
             {"label": _("Excess payments"), "url_name": "payments-dashboard:excess-list"},
+            {"label": _("Stripe events"), "url_name": "payments-dashboard:webhook-events"},
         ],
     }
 )
@@ -391,3 +427,40 @@ SHOP_PAY_FAILURES_PER_ORDER = int(os.environ.get("SHOP_PAY_FAILURES_PER_ORDER", 
 SHOP_PAY_FAILURES_PER_ADDRESS = int(os.environ.get("SHOP_PAY_FAILURES_PER_ADDRESS", "20"))
 # How long a pay request may hold an order's payment lease (longer than Stripe's timeout x retries).
 SHOP_PAY_LEASE_SECONDS = int(os.environ.get("SHOP_PAY_LEASE_SECONDS", "120"))
+
+# --- Background work (DESIGN "Background work, and more than one machine") --------------------------
+# Celery with Redis as the broker. Unset (the demo default): tasks run inline after the commit, webhooks
+# are processed inside Stripe's request, and nothing more is needed on a fresh machine.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+# A task is acknowledged when it finishes, so a worker killed mid-task leaves it to another worker
+# (tasks are idempotent); prefetch one at a time so a long task does not hold others back.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis redelivers an unacknowledged message after this long (longer than any task and retry countdown).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-payments": {"task": "shop.jobs.tasks.reconcile_payments", "schedule": 5 * 60.0},
+    "cancel-unpaid-orders": {"task": "shop.jobs.tasks.cancel_unpaid_orders", "schedule": 15 * 60.0},
+    "checkpoint-ledger": {"task": "shop.jobs.tasks.checkpoint_ledger", "schedule": 60 * 60.0},
+    "verify-ledger": {"task": "shop.jobs.tasks.verify_ledger", "schedule": 24 * 60 * 60.0},
+    "sweep": {"task": "shop.jobs.tasks.sweep", "schedule": 60.0},
+}
+# Webhook events: retried after 10 s, 20 s, 40 s... (at most the cap), failed for good after the attempts.
+SHOP_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("SHOP_WEBHOOK_MAX_ATTEMPTS", "8"))
+SHOP_WEBHOOK_RETRY_SECONDS = float(os.environ.get("SHOP_WEBHOOK_RETRY_SECONDS", "10"))
+SHOP_WEBHOOK_RETRY_CAP_SECONDS = float(os.environ.get("SHOP_WEBHOOK_RETRY_CAP_SECONDS", "900"))
+# Emails: retried after 30 s, 60 s... (at most an hour), failed for good after the attempts.
+SHOP_EMAIL_MAX_ATTEMPTS = int(os.environ.get("SHOP_EMAIL_MAX_ATTEMPTS", "10"))
+SHOP_EMAIL_RETRY_SECONDS = float(os.environ.get("SHOP_EMAIL_RETRY_SECONDS", "30"))
+# The sweep re-enqueues work not done this long after it was due (a message lost in the broker).
+SHOP_SWEEP_AFTER_SECONDS = int(os.environ.get("SHOP_SWEEP_AFTER_SECONDS", "180"))
+# cancel_unpaid_orders' age in the schedule; verify_ledger's violations are emailed here (comma-separated).
+SHOP_CANCEL_UNPAID_AFTER_MINUTES = int(os.environ.get("SHOP_CANCEL_UNPAID_AFTER_MINUTES", "60"))
+SHOP_ALERT_EMAIL = os.environ.get("SHOP_ALERT_EMAIL", "")

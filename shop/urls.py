@@ -6,12 +6,14 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView
 
 from shop import browse, views
+from shop.jobs.health import healthz
 from shop.payments import webhooks
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="p6-home"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("about-p6/", views.AboutView.as_view(), name="about-p6"),
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     # Database-backed browsing in place of Oscar's Haystack views (see shop/browse.py): same paths, so
     # reverse("catalogue:index") and friends land here.

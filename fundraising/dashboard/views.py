@@ -59,6 +59,7 @@ class OverviewView(TemplateView):
                              "chart": self.chart(currency)})
         ctx["sections"] = sections
         ctx["rule"] = selectors.rule_in_force()
+        ctx["verification"] = selectors.latest_verification()
         return ctx
 
     def chart(self, currency):

@@ -57,6 +57,7 @@ from fundraising.models.payouts import Disbursement
 from fundraising.models.reversals import ReversalLine, ReversalLinePart
 from fundraising.models.checkpoints import BalanceCheckpoint, CheckpointTotal
 from fundraising.models.campaign import CampaignGoal
+from fundraising.models.verification import LedgerVerification
 
 __all__ = [
     "AMOUNT",
@@ -73,6 +74,7 @@ __all__ = [
     "Disbursement",
     "Entry",
     "LedgerTransaction",
+    "LedgerVerification",
     "OrderLineBreakdown",
     "ReversalLine",
     "ReversalLinePart",

@@ -5,7 +5,8 @@ so callers write ``from fundraising import selectors; selectors.beneficiary_bala
 - ``balances``: checkpointed balances (the latest checkpoint plus the entries after it), per account,
   per beneficiary, and the ledger's currencies;
 - ``entries``: statements, the staff ledger's filtered and paged entries, donations per day, payouts;
-- ``rules``: the share rule in force and the history of rules, the beneficiaries, the campaign goal.
+- ``rules``: the share rule in force and the history of rules, the beneficiaries, the campaign goal;
+- ``verifications``: the latest scheduled check of the invariants.
 """
 
 from fundraising.selectors.balances import (
@@ -26,6 +27,7 @@ from fundraising.selectors.entries import (
     statement,
 )
 from fundraising.selectors.rules import beneficiaries, campaign_goal, rule_in_force, share_rules
+from fundraising.selectors.verifications import latest_verification
 
 __all__ = [
     "BeneficiaryBalance",
@@ -39,6 +41,7 @@ __all__ = [
     "disbursements",
     "donations_per_day",
     "entry_page",
+    "latest_verification",
     "ledger_currencies",
     "ledger_entries",
     "rule_in_force",

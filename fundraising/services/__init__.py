@@ -6,7 +6,7 @@ Called by the order and payment code inside *their* database transactions:
 - ``post_reversal(order=..., key=..., kind=..., amount=..., line_quantities=...)`` when a refund or a
   lost dispute is recorded.
 Called by staff: ``record_disbursement``, ``post_adjustment``, ``set_share_rule``, ``save_beneficiary``,
-``set_campaign_goal``; by a scheduled job: ``take_balance_checkpoint``.
+``set_campaign_goal``; by a scheduled job: ``take_balance_checkpoint``, ``record_verification``.
 
 Every service takes keyword-only arguments, validates, then locks, checks and writes inside one
 ``transaction.atomic()``: a refusal raises before anything is written (or rolls back what was), and
@@ -20,7 +20,8 @@ One module per sub-domain; this package re-exports their public names, so caller
 - ``reversals``: ``post_reversal``, ``preview_reversal``, ``post_restoration``;
 - ``payouts``: ``record_disbursement``, ``post_adjustment``;
 - ``rules``: ``set_share_rule``, ``save_beneficiary``, ``set_campaign_goal``;
-- ``checkpoints``: ``take_balance_checkpoint``.
+- ``checkpoints``: ``take_balance_checkpoint``;
+- ``verifications``: ``record_verification`` (the daily check of the invariants, kept for staff).
 """
 
 from fundraising.services.checkpoints import take_balance_checkpoint
@@ -28,6 +29,7 @@ from fundraising.services.payouts import EntrySpec, post_adjustment, record_disb
 from fundraising.services.reversals import post_restoration, post_reversal, preview_reversal
 from fundraising.services.rules import save_beneficiary, set_campaign_goal, set_share_rule
 from fundraising.services.sales import post_sale, snapshot_order
+from fundraising.services.verifications import record_verification
 
 __all__ = [
     "EntrySpec",
@@ -37,6 +39,7 @@ __all__ = [
     "post_sale",
     "preview_reversal",
     "record_disbursement",
+    "record_verification",
     "save_beneficiary",
     "set_campaign_goal",
     "set_share_rule",

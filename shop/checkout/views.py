@@ -66,7 +66,7 @@ class PaymentDetailsView(oscar_views.PaymentDetailsView):
     def handle_successful_order(self, order):
         # This email says the order waits for its money and links to the payment page; the confirmation is
         # sent when the money is in (payments.payment_captured).
-        emails.send_pending_order_email(order=order, request=self.request)
+        emails.owe_pending_order_email(order=order)
         self.checkout_session.flush()
         self.request.session["checkout_order_id"] = order.id
         remember_payable_order(self.request, order)

@@ -11,7 +11,8 @@
   through Stripe once (idempotency key `excess:<charge id>`), never part of the sale or its donation.
 - StripeDispute: a dispute as Stripe last reported it, on the booked charge or on an excess payment.
 - StripeEvent: every verified webhook event, stored once by event id with its raw payload and the
-  outcome of processing it; a failed event is processed again when Stripe retries.
+  outcome of processing it (received = not processed yet; failed = the last attempt failed: retried at
+  `next_attempt_at`, or given up when that is empty, until staff process it again).
 
 The *booked* charge of an order is the one whose PaymentIntent is the reference of the order's payment
 Source (`PaymentAttempt.booked`); every refund and dispute is matched to the charge it belongs to.
@@ -161,11 +162,15 @@ class StripeEvent(models.Model):
     outcome = models.CharField(max_length=16, choices=OUTCOMES, default=RECEIVED)
     detail = models.TextField(blank=True)
     deliveries = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="the traceback of the last failed attempt")
     received_at = models.DateTimeField(auto_now_add=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [models.Index(fields=["outcome", "received_at"])]
 
     def __str__(self):
         return f"{self.event_id} {self.type} {self.outcome}"

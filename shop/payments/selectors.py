@@ -2,7 +2,9 @@
 
 from dataclasses import dataclass
 
-from shop.payments.models import ExcessPayment, PaymentAttempt, StripeDispute, StripeRefund
+from django.db.models import Count
+
+from shop.payments.models import ExcessPayment, PaymentAttempt, StripeDispute, StripeEvent, StripeRefund
 from shop.payments.services.common import captured_amount, refunded_or_reserved, refunded_total
 
 
@@ -54,3 +56,16 @@ def excess_payments(*, open_only=False):
     if open_only:
         rows = rows.exclude(status=ExcessPayment.REFUNDED)
     return rows
+
+
+def webhook_events(*, outcome=None):
+    """Stored Stripe events, newest first; `outcome` narrows to one (received, processed, ignored, failed)."""
+    events = StripeEvent.objects.defer("payload", "error").order_by("-received_at", "-pk")
+    return events.filter(outcome=outcome) if outcome else events
+
+
+def webhook_event_counts():
+    """How many stored events have each outcome (every outcome present, 0 when none)."""
+    counts = dict.fromkeys((o for o, _ in StripeEvent.OUTCOMES), 0)
+    counts.update(StripeEvent.objects.values_list("outcome").annotate(n=Count("pk")).order_by())
+    return counts

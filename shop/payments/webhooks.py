@@ -1,27 +1,37 @@
-"""Stripe webhooks (DESIGN "Stripe boundary"), in the manner of dj-stripe.
+"""Stripe webhooks (DESIGN "Stripe boundary", "Background work"), in the manner of dj-stripe.
 
 The endpoint verifies the signature (Stripe's tolerance), stores each event once by event id with its
-raw payload, processes it inside one database transaction and records the outcome. It answers 2xx only
-when the event was processed or deliberately ignored (an unknown type, an intent that is not ours, an
-object Stripe does not have: the reason is kept on the event row), and
-5xx when processing failed, so Stripe delivers it again; a duplicate of a processed event is a no-op.
+raw payload, commits and answers 2xx at once; a worker then processes it (`process_event`, the task
+`shop.payments.tasks.process_webhook_event`). Stripe's guidance: acknowledge before any complex logic, so
+a slow Stripe API, a slow ledger or a slow mail server never holds Stripe's request. An event whose
+processing fails is retried with backoff (SHOP_WEBHOOK_RETRY_SECONDS doubling, at most
+SHOP_WEBHOOK_MAX_ATTEMPTS attempts), then left failed with its traceback for staff to process again; the
+periodic sweep re-enqueues events a lost message left unprocessed. A duplicate delivery enqueues nothing.
+
+Without a broker (the demo default) the event is processed inside the request as before: 2xx when it was
+processed or deliberately ignored (an unknown type, an intent that is not ours, an object Stripe does not
+have: the reason is kept on the event row), 5xx when processing failed, so that Stripe delivers it again.
 
 Objects are re-retrieved from Stripe rather than trusted from the payload: the payload may be stale
 (events arrive out of order) or, in the worst case, not from Stripe at all despite a leaked secret.
 """
 
 import logging
+import traceback
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from oscar.apps.payment.exceptions import PaymentError
 
+from shop.jobs.queue import backoff_seconds, broker_configured, enqueue
 from shop.payments import services
-from shop.payments.gateway import InvalidWebhook, ObjectNotFound, get_gateway
+from shop.payments.gateway import InvalidWebhook, ObjectNotFound, WebhookEvent, get_gateway
 from shop.payments.models import StripeEvent
 
 logger = logging.getLogger("shop.payments.webhooks")
@@ -29,6 +39,7 @@ logger = logging.getLogger("shop.payments.webhooks")
 # Stripe's own events are a few KiB; anything much larger is not from Stripe.
 MAX_BODY_BYTES = 256 * 1024
 MAX_ID_LENGTH = 255  # StripeEvent's event_id, type and object_id columns
+DONE = (StripeEvent.PROCESSED, StripeEvent.IGNORED)
 
 
 class Ignored(Exception):
@@ -59,6 +70,8 @@ def stripe_webhook(request):
     if problem:
         logger.warning("webhook rejected: %s", problem)
         return _answer(400, "rejected", problem)
+    if broker_configured():
+        return receive_event(event)
     return handle_event(event)
 
 
@@ -74,18 +87,46 @@ def _implausible(event):
     return ""
 
 
-def handle_event(event, *, gateway=None):
-    """Store (once) and process one verified event; returns the HTTP answer.
+def receive_event(event):
+    """Store a verified event once and enqueue its processing on commit; answer 2xx at once. A duplicate
+    delivery only counts the delivery (its first is queued, processed, or failed and left to staff)."""
+    from shop.payments import tasks
 
-    Stripe is asked first, outside any database transaction (`prepare`); the writes then happen in one
-    transaction holding the event row's lock, so concurrent deliveries of the same event serialise and
-    only the first processes it.
-    """
-    gateway = gateway or get_gateway()
-    row = _store(event)
-    if row.outcome in (StripeEvent.PROCESSED, StripeEvent.IGNORED):
+    row, created = _store(event)
+    if not created:
         StripeEvent.objects.filter(pk=row.pk).update(deliveries=F("deliveries") + 1)
         return _answer(200, "duplicate", row.outcome)
+    enqueue(tasks.process_webhook_event, row.pk)
+    return _answer(200, StripeEvent.RECEIVED, "queued")
+
+
+def handle_event(event, *, gateway=None):
+    """Store (once) and process one verified event inside the request (no broker); returns the answer."""
+    row, created = _store(event)
+    if not created:
+        StripeEvent.objects.filter(pk=row.pk).update(deliveries=F("deliveries") + 1)
+        if row.outcome in DONE:
+            return _answer(200, "duplicate", row.outcome)
+    outcome, detail = process_event(pk=row.pk, gateway=gateway)
+    if outcome == StripeEvent.FAILED:
+        return _answer(500, "failed", "processing failed; Stripe will retry")
+    return _answer(200, outcome, detail)
+
+
+def process_event(*, pk, gateway=None, by_staff=False):
+    """Process the stored event `pk` once: returns (outcome, detail), outcome "duplicate" when it was
+    processed or ignored already.
+
+    Stripe is asked first, outside any database transaction (`prepare`); the writes then happen in one
+    transaction holding the event row's lock, so concurrent workers (a retry and a sweep, two deliveries)
+    serialise and only the first applies it. A failure is recorded (attempts, traceback, the next attempt's
+    time, or none after SHOP_WEBHOOK_MAX_ATTEMPTS: failed for good) and returned as "failed".
+    """
+    gateway = gateway or get_gateway()
+    row = StripeEvent.objects.get(pk=pk)
+    if row.outcome in DONE:
+        return "duplicate", row.outcome
+    event = event_of(row)
     try:
         apply = prepare(event, gateway=gateway)
     except Ignored as exc:
@@ -93,31 +134,66 @@ def handle_event(event, *, gateway=None):
     except ObjectNotFound as exc:
         # Stripe retries a non-2xx answer for days; an object it does not have will never appear.
         apply = _ignore(f"Stripe does not have this event's object: {exc}")
-    except Exception as exc:  # noqa: BLE001 — Stripe unreachable etc.: answer 5xx so Stripe retries
+    except Exception as exc:  # noqa: BLE001 — Stripe unreachable etc.: recorded, tried again
         logger.warning("webhook %s (%s): could not fetch from Stripe: %s", event.id, event.type, exc)
-        StripeEvent.objects.filter(pk=row.pk).update(
-            outcome=StripeEvent.FAILED, detail=f"{type(exc).__name__}: {exc}"[:2000], deliveries=F("deliveries") + 1
-        )
-        return _answer(500, "failed", "processing failed; Stripe will retry")
+        _record_failure(row.pk, exc, by_staff=by_staff)
+        return StripeEvent.FAILED, f"{type(exc).__name__}: {exc}"
     with transaction.atomic():
         row = StripeEvent.objects.select_for_update().get(pk=row.pk)
-        StripeEvent.objects.filter(pk=row.pk).update(deliveries=F("deliveries") + 1)
-        if row.outcome in (StripeEvent.PROCESSED, StripeEvent.IGNORED):
-            return _answer(200, "duplicate", row.outcome)
+        if row.outcome in DONE:
+            return "duplicate", row.outcome
         try:
             with transaction.atomic():
                 detail = apply()
             outcome = StripeEvent.PROCESSED
         except Ignored as exc:
             outcome, detail = StripeEvent.IGNORED, str(exc)
-        except Exception as exc:  # noqa: BLE001 — any failure: record it, answer 5xx, Stripe retries
+        except Exception as exc:  # noqa: BLE001 — any failure: recorded, tried again
             logger.exception("webhook %s (%s) failed", event.id, event.type)
-            StripeEvent.objects.filter(pk=row.pk).update(
-                outcome=StripeEvent.FAILED, detail=f"{type(exc).__name__}: {exc}"[:2000]
-            )
-            return _answer(500, "failed", "processing failed; Stripe will retry")
-        StripeEvent.objects.filter(pk=row.pk).update(outcome=outcome, detail=detail or "", processed_at=timezone.now())
-    return _answer(200, outcome, detail or "")
+            _record_failure(row.pk, exc, by_staff=by_staff)
+            return StripeEvent.FAILED, f"{type(exc).__name__}: {exc}"
+        StripeEvent.objects.filter(pk=row.pk).update(
+            outcome=outcome, detail=detail or "", processed_at=timezone.now(), next_attempt_at=None,
+            attempts=F("attempts") + 1)
+    return outcome, detail or ""
+
+
+def _record_failure(pk, exc, *, by_staff):
+    """Count the failed attempt and schedule the next: none once the attempts are spent, none for a staff
+    retry that failed (left for staff, never retried behind their back), and none without a broker (Stripe
+    delivers the event again, since it was answered 5xx)."""
+    row = StripeEvent.objects.get(pk=pk)
+    attempts = row.attempts + 1
+    retry = None
+    if not by_staff and broker_configured() and attempts < settings.SHOP_WEBHOOK_MAX_ATTEMPTS:
+        retry = timezone.now() + timedelta(seconds=backoff_seconds(
+            attempts, base=settings.SHOP_WEBHOOK_RETRY_SECONDS, cap=settings.SHOP_WEBHOOK_RETRY_CAP_SECONDS))
+    StripeEvent.objects.filter(pk=pk).update(
+        outcome=StripeEvent.FAILED, detail=f"{type(exc).__name__}: {exc}"[:2000], attempts=attempts,
+        error="".join(traceback.format_exception(exc))[-20000:], next_attempt_at=retry)
+
+
+def process_again(*, pk):
+    """Staff's "process again" of a failed event: one attempt now, in the request (returns its outcome)."""
+    return process_event(pk=pk, by_staff=True)
+
+
+def left_behind(*, older_than):
+    """Events a worker should have processed by now: received and never tried, or failed with a retry
+    that is long overdue (its message lost between the commit and the broker, or with a dead worker)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    return StripeEvent.objects.filter(
+        Q(outcome=StripeEvent.RECEIVED, received_at__lt=cutoff)
+        | Q(outcome=StripeEvent.FAILED, next_attempt_at__lt=cutoff)
+    ).order_by("received_at").values_list("pk", flat=True)
+
+
+def event_of(row):
+    """The stored event as the handlers read it (its signature was checked when it was received)."""
+    obj = ((row.payload.get("data") or {}).get("object") or {}) if isinstance(row.payload, dict) else {}
+    return WebhookEvent(id=row.event_id, type=row.type, created=row.stripe_created or 0,
+                        object_type=obj.get("object", "") if isinstance(obj, dict) else "",
+                        object_id=row.object_id or None, payload=row.payload)
 
 
 def _ignore(reason):
@@ -128,16 +204,18 @@ def _ignore(reason):
 
 
 def _store(event):
+    """The event's row and whether this delivery stored it (a first delivery counts as one)."""
     try:
         with transaction.atomic():
-            row, _ = StripeEvent.objects.get_or_create(
+            row, created = StripeEvent.objects.get_or_create(
                 event_id=event.id,
                 defaults={"type": event.type, "object_id": event.object_id or "", "payload": event.payload,
-                          "livemode": bool(event.payload.get("livemode")), "stripe_created": event.created},
+                          "livemode": bool(event.payload.get("livemode")), "stripe_created": event.created,
+                          "deliveries": 1},
             )
     except IntegrityError:  # a concurrent delivery stored it first
-        row = StripeEvent.objects.get(event_id=event.id)
-    return row
+        row, created = StripeEvent.objects.get(event_id=event.id), False
+    return row, created
 
 
 def _answer(status, outcome, detail):

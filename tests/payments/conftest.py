@@ -57,6 +57,7 @@ def shop_gateway(stripe_peer):
 def place_order(client, *, skus=(("P6-TEE-BLK-M", 1),), email="fan@example.org"):
     """A guest fan's checkout up to "Place order", through the real views; returns the order
     (Pending payment) and the response (a redirect to its payment page)."""
+    from django.test import TestCase
     from django.urls import reverse
     from oscar.core.loading import get_model
 
@@ -76,7 +77,8 @@ def place_order(client, *, skus=(("P6-TEE-BLK-M", 1),), email="fan@example.org")
         "postcode": "02110", "country": "US",
     })
     client.get(reverse("checkout:shipping-method"))  # one method: Oscar picks it and moves on
-    response = client.post(reverse("checkout:preview"), {"action": "place_order"})
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the order-placed email leaves after the commit
+        response = client.post(reverse("checkout:preview"), {"action": "place_order"})
     assert response.status_code == 302, response.content[:2000]
     order = Order.objects.order_by("-pk").first()
     assert response["Location"] == reverse("checkout:pay", kwargs={"order_number": order.number})

@@ -21,7 +21,7 @@ from fundraising.forms_money import MoneyAmountField
 from shop.api.views.body import ObjectBodyMixin
 from shop.api.views.orders import OrderLineAttributeDetail, OrderLineDetail, OrderLineList  # noqa: F401 (oscarapi's)
 from shop.checkout import placement
-from shop.checkout.emails import send_pending_order_email
+from shop.checkout.emails import owe_pending_order_email
 from shop.checkout.stock import OutOfStock
 from shop.checkout.views import remember_payable_order
 
@@ -106,5 +106,5 @@ class CheckoutView(ObjectBodyMixin, OscarApiCheckoutView):
             order = Order.objects.filter(number=response.data["number"]).first()
             if order is not None:
                 remember_payable_order(request, order)
-                send_pending_order_email(order=order, request=request)  # as the storefront: the way back to pay
+                owe_pending_order_email(order=order)  # as the storefront: the way back to pay
         return response

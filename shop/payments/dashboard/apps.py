@@ -4,7 +4,7 @@ from oscar.core.application import OscarDashboardConfig
 
 
 class PaymentsDashboardConfig(OscarDashboardConfig):
-    """Refunds from the dashboard's order page and the list of excess payments (Oscar's dashboard itself is
+    """Refunds from the dashboard's order page, the list of excess payments and the Stripe events received (Oscar's dashboard itself is
     never forked)."""
 
     label = "payments_dashboard"
@@ -14,7 +14,9 @@ class PaymentsDashboardConfig(OscarDashboardConfig):
     default_permissions = ["is_staff", "order.change_order"]
     permissions_map = {"order-refund": (["is_staff", "order.change_order"],),
                        "excess-list": (["is_staff", "order.change_order"],),
-                       "order-cancel": (["is_staff", "order.change_order"],)}
+                       "order-cancel": (["is_staff", "order.change_order"],),
+                       "webhook-events": (["is_staff", "order.change_order"],),
+                       "webhook-event": (["is_staff", "order.change_order"],)}
 
     def get_urls(self):
         from shop.payments.dashboard import views
@@ -23,4 +25,6 @@ class PaymentsDashboardConfig(OscarDashboardConfig):
             path("orders/<str:number>/refund/", views.RefundView.as_view(), name="order-refund"),
             path("excess-payments/", views.ExcessPaymentListView.as_view(), name="excess-list"),
             path("orders/<str:number>/cancel/", views.CancelUnpaidOrderView.as_view(), name="order-cancel"),
+            path("webhook-events/", views.WebhookEventListView.as_view(), name="webhook-events"),
+            path("webhook-events/<int:pk>/", views.WebhookEventDetailView.as_view(), name="webhook-event"),
         ])

@@ -4,16 +4,17 @@ from decimal import Decimal
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
-from django.views.generic import FormView, ListView, View
+from django.views.generic import DetailView, FormView, ListView, View
 from oscar.apps.payment.exceptions import PaymentError
 from oscar.core.loading import get_model
 
 from fundraising.exceptions import SaleNotPosted
 from fundraising.money import quantize
 from fundraising.services import preview_reversal
-from shop.payments import selectors, services
+from shop.payments import selectors, services, webhooks
 from shop.payments.dashboard.forms import RefundForm
 from shop.payments.gateway import StripeUnreachable
+from shop.payments.models import StripeEvent
 
 Order = get_model("order", "Order")
 
@@ -155,3 +156,44 @@ class CancelUnpaidOrderView(View):
             messages.warning(request, _("Order %(number)s was not cancelled: a payment for it is in progress. Try "
                                         "again in a minute.") % {"number": order.number})
         return redirect("dashboard:order-detail", number=order.number)
+
+
+class WebhookEventListView(ListView):
+    """Every Stripe event received: its outcome, attempts and last error; failed ones first to hand."""
+
+    template_name = "payments/dashboard/webhook_event_list.html"
+    context_object_name = "events"
+    paginate_by = 50
+
+    def get_queryset(self):
+        outcome = self.request.GET.get("outcome")
+        return selectors.webhook_events(outcome=outcome if outcome in dict(StripeEvent.OUTCOMES) else None)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx.update(counts=selectors.webhook_event_counts(), outcome=self.request.GET.get("outcome", ""))
+        return ctx
+
+
+class WebhookEventDetailView(DetailView):
+    """One event: its payload, its attempts and the traceback of the last failure; a failed event can be
+    processed again (POST), once, now."""
+
+    template_name = "payments/dashboard/webhook_event_detail.html"
+    context_object_name = "event"
+    queryset = StripeEvent.objects.all()
+
+    def post(self, request, pk):
+        event = get_object_or_404(StripeEvent, pk=pk)
+        if event.outcome != StripeEvent.FAILED:
+            messages.error(request, _("Event %(id)s is %(outcome)s: only a failed event can be processed again.")
+                           % {"id": event.event_id, "outcome": event.outcome})
+            return redirect("payments-dashboard:webhook-event", pk=pk)
+        outcome, detail = webhooks.process_again(pk=pk)
+        if outcome == StripeEvent.FAILED:
+            messages.error(request, _("Event %(id)s failed again: %(detail)s") % {"id": event.event_id,
+                                                                                  "detail": detail})
+        else:
+            messages.success(request, _("Event %(id)s %(outcome)s: %(detail)s")
+                             % {"id": event.event_id, "outcome": outcome, "detail": detail})
+        return redirect("payments-dashboard:webhook-event", pk=pk)

@@ -14,6 +14,8 @@ from oscar.apps.payment.exceptions import PaymentError
 
 from fundraising import services as fundraising
 from fundraising.money import Fee
+from shop.jobs import outbox
+from shop.jobs.models import OutgoingEmail
 from shop.payments.gateway import PaymentIntent, get_gateway
 from shop.payments.models import ExcessPayment, PaymentAttempt
 from shop.payments.services.common import (
@@ -86,7 +88,7 @@ def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee: Fee | N
         _book(order=order, intent=intent, simulated=simulated)
         fundraising.post_sale(order=order, fee=fee)
         if not simulated:
-            transaction.on_commit(lambda: send_paid_email(order_pk=order.pk))
+            outbox.owe(kind=OutgoingEmail.PAID, object_pk=order.pk, key=f"paid:{order.number}")
     return CaptureResult("captured", order)
 
 
@@ -201,10 +203,8 @@ def apply_excess_refund(*, excess, refund):
 
 
 def send_paid_email(*, order_pk):
-    """The order confirmation, sent once, when the money is in (never for an unpaid order)."""
+    """The order confirmation, owed once when the money is in (never for an unpaid order); sent by the
+    outbox's task. Raises when it could not be sent (the outbox tries again)."""
     order = Order.objects.get(pk=order_pk)
     ctx = {"order": order, "lines": order.lines.all(), "user": order.user}
-    try:
-        OrderDispatcher(logger=logger).send_order_placed_email_for_user(order, ctx)
-    except Exception:  # noqa: BLE001 — a mail outage must not undo a payment that is already committed
-        logger.exception("order %s: confirmation email not sent", order.number)
+    OrderDispatcher(logger=logger).send_order_placed_email_for_user(order, ctx)

@@ -22,12 +22,14 @@ from oscar.apps.payment.exceptions import PaymentError
 from fundraising import services as fundraising
 from fundraising.estimates import order_donation_detail
 from fundraising.money import quantize
+from shop.jobs import outbox
+from shop.jobs.models import OutgoingEmail
 from shop.payments.gateway import Refund, StripeUnreachable, get_gateway
 from shop.payments.models import ExcessPayment, StripeRefund
 from shop.payments.services.capture import apply_excess_refund
 from shop.payments.services.common import (
     PAID, PAID_STATUSES, REFUNDED, PaymentEvent, PaymentEventQuantity, RefundRefused, Source, booked_attempt,
-    captured_amount, event_type, in_shop_language, lock_order, logger, note, refunded_line_quantities,
+    captured_amount, event_type, in_shop_language, lock_order, note, refunded_line_quantities,
     refunded_or_reserved, refunded_total,
 )
 
@@ -218,7 +220,7 @@ def _record_success(*, order, row, refund):
         order.set_status(REFUNDED)
     fundraising.post_reversal(order=order, key=f"refund:{refund.id}", kind="refund", amount=refund.amount,
                               line_quantities=lines or None)
-    transaction.on_commit(lambda: send_refund_email(refund_pk=row.pk))
+    outbox.owe(kind=OutgoingEmail.REFUND, object_pk=row.pk, key=f"refund:{row.refund_id}")
 
 
 def _restore(*, order, row, refund):
@@ -292,8 +294,8 @@ def reconcile_booked_refunds(*, order, gateway=None):
 
 
 def send_refund_email(*, refund_pk):
-    """Tell the fan their refund went through and what it took back from the donation (sent once: the
-    refund is recorded as succeeded once). A mail outage never undoes the refund."""
+    """Tell the fan their refund went through and what it took back from the donation (owed once, when
+    the refund is recorded as succeeded; sent by the outbox's task, which retries when this raises)."""
     row = StripeRefund.objects.select_related("order").get(pk=refund_pk)
     order = row.order
     if not order.email:
@@ -304,8 +306,5 @@ def send_refund_email(*, refund_pk):
     ctx = {"order": order, "refund": row, "amount": quantize(row.amount, row.currency),
            "donation_change": reversal["amount"] if reversal else None,
            "donation_now": quantize(detail["total"] - detail["reversed_total"], detail["currency"]) if detail else None}
-    try:
-        send_mail(render_to_string("payments/emails/refund_subject.txt", ctx).strip(),
-                  render_to_string("payments/emails/refund_body.txt", ctx), None, [order.email])
-    except Exception:  # noqa: BLE001 — the refund is committed; the mail is best effort
-        logger.exception("order %s: refund email not sent", order.number)
+    send_mail(render_to_string("payments/emails/refund_subject.txt", ctx).strip(),
+              render_to_string("payments/emails/refund_body.txt", ctx), None, [order.email])
