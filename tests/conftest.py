@@ -33,3 +33,19 @@ def staff_client(client, staff_user):
     client.force_login(staff_user)
     return client
 
+
+
+@pytest.fixture
+def broker(settings):
+    """Tasks go to a Redis database of this run's own (emptied before and after) instead of running inline.
+    The database number comes from the process id, so two test runs on one machine rarely share one."""
+    import os
+
+    from tests.background import Broker, use_broker
+
+    redis_broker = Broker(1 + os.getpid() % 15)
+    redis_broker.flush()
+    use_broker(redis_broker.url)
+    yield redis_broker
+    use_broker("")
+    redis_broker.flush()

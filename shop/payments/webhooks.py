@@ -122,13 +122,14 @@ def process_event(*, pk, gateway=None, by_staff=False):
     serialise and only the first applies it. A failure is recorded (attempts, traceback, the next attempt's
     time, or none after SHOP_WEBHOOK_MAX_ATTEMPTS: failed for good) and returned as "failed".
     """
-    gateway = gateway or get_gateway()
-    row = StripeEvent.objects.get(pk=pk)
+    row = StripeEvent.objects.filter(pk=pk).first()
+    if row is None:  # a message for a row that was never committed or is gone: nothing to do
+        return "missing", f"no stored event {pk}"
     if row.outcome in DONE:
         return "duplicate", row.outcome
     event = event_of(row)
     try:
-        apply = prepare(event, gateway=gateway)
+        apply = prepare(event, gateway=gateway or get_gateway())
     except Ignored as exc:
         apply = _ignore(str(exc))
     except ObjectNotFound as exc:

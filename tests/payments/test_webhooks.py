@@ -6,6 +6,7 @@ tests/payments/events.py and signed with the webhook secret; disputes, which loc
 have at all, are the one place where the gateway's `retrieve_dispute` is replaced.
 """
 
+import base64
 import json
 import time
 from decimal import Decimal
@@ -13,7 +14,7 @@ from decimal import Decimal
 import pytest
 from oscar.core.loading import get_model
 
-from shop.payments import services
+from shop.payments import services, webhooks
 from shop.payments.services import capture as capture_module
 from shop.payments.gateway import StripeGateway, get_gateway
 from shop.payments.models import ExcessPayment, PaymentAttempt, StripeEvent, StripeRefund
@@ -626,3 +627,111 @@ def test_dispute_won_adds_a_note_only(client, placed_order, shop_gateway, stripe
     note = OrderNote.objects.filter(order=order).order_by("pk").last()
     assert note.message == f"Dispute {dispute['id']} closed: won."
     assert not PaymentEvent.objects.filter(order=order, event_type__name="Dispute lost").exists()
+
+
+# --- with a broker: stored and answered at once, processed by a worker (issue 14) ----------------------
+
+
+def test_with_a_broker_the_event_is_stored_and_answered_before_any_stripe_call(
+        client, placed_order, shop_gateway, stripe_peer, settings, broker, django_capture_on_commit_callbacks):
+    # given an order paid at Stripe and its succeeded event, and Stripe unreachable from the shop
+    intent = paid_at_stripe_only(shop_gateway, placed_order)
+    evt = intent_event(stripe_peer.url, "payment_intent.succeeded", intent.id)
+    settings.STRIPE_API_BASE = f"http://127.0.0.1:{free_port()}"
+    settings.SHOP_WEBHOOK_RETRY_SECONDS = 10
+
+    # when Stripe delivers it, twice
+    with django_capture_on_commit_callbacks(execute=True):
+        first = signed_post(client, evt)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = signed_post(client, evt)
+
+    # then both are answered 2xx without asking Stripe (it cannot be reached), the event is stored once,
+    # and exactly one message naming the task and the event row waits in Redis
+    assert (first.status_code, first.json()) == (200, {"outcome": "received", "detail": "queued"})
+    assert (second.status_code, second.json()) == (200, {"outcome": "duplicate", "detail": "received"})
+    stored = _stored(evt)
+    assert (stored.outcome, stored.attempts, stored.deliveries, stored.next_attempt_at) == (
+        StripeEvent.RECEIVED, 0, 2, None)
+    assert broker.queued() == 1
+    message = json.loads(broker.redis.lindex("celery", 0))
+    assert message["headers"]["task"] == "shop.payments.tasks.process_webhook_event"
+    assert json.loads(base64.b64decode(message["body"]))[0] == [stored.pk]
+    assert _reload(placed_order).status == "Pending payment"
+
+    # when the worker's first attempt runs while Stripe is still away
+    outcome, detail = webhooks.process_event(pk=stored.pk)
+
+    # then it failed, nothing of the capture is written, and a retry is scheduled with its traceback kept
+    assert (outcome, detail.split(":")[0]) == (StripeEvent.FAILED, "StripeUnreachable")
+    stored = _stored(evt)
+    assert (stored.outcome, stored.attempts) == (StripeEvent.FAILED, 1)
+    assert stored.next_attempt_at is not None and "StripeUnreachable" in stored.error
+    assert Source.objects.count() == 0 and _reload(placed_order).status == "Pending payment"
+
+    # when the retry runs once Stripe is back, then the payment is captured once
+    settings.STRIPE_API_BASE = stripe_peer.url
+    assert webhooks.process_event(pk=stored.pk) == (StripeEvent.PROCESSED, f"order {placed_order.number}: captured")
+    assert webhooks.process_event(pk=stored.pk) == ("duplicate", StripeEvent.PROCESSED)
+    stored = _stored(evt)
+    assert (stored.outcome, stored.attempts, stored.next_attempt_at) == (StripeEvent.PROCESSED, 2, None)
+    assert _reload(placed_order).status == "Paid"
+    assert [s.amount_debited for s in Source.objects.all()] == [TOTAL]
+    assert len(_paid_events(placed_order)) == 1
+
+
+def test_with_a_broker_a_rejected_event_is_neither_stored_nor_queued(db, client, stripe_peer, broker):
+    # given an event signed with another secret
+    evt = event("payment_intent.succeeded", {"id": "pi_forged", "object": "payment_intent"})
+
+    # when it is delivered
+    response = signed_post(client, evt, secret="whsec_not_ours")
+
+    # then it is refused, and nothing is stored or sent to a worker
+    assert response.status_code == 400
+    assert StripeEvent.objects.count() == 0
+    assert broker.queued() == 0
+
+
+def test_staff_see_failed_events_and_process_one_again_once(client, staff_client, placed_order, shop_gateway,
+                                                            stripe_peer, settings):
+    # given an event whose processing failed and will not be retried (Stripe was away; no broker)
+    intent = paid_at_stripe_only(shop_gateway, placed_order)
+    evt = intent_event(stripe_peer.url, "payment_intent.succeeded", intent.id)
+    settings.STRIPE_API_BASE = f"http://127.0.0.1:{free_port()}"
+    assert signed_post(client, evt).status_code == 500
+    stored = _stored(evt)
+
+    # when staff open the events list and the event
+    listing = staff_client.get("/dashboard/payments/webhook-events/?outcome=failed")
+    page = staff_client.get(f"/dashboard/payments/webhook-events/{stored.pk}/")
+
+    # then it is listed as failed, not retried, with its error and a "process again" button
+    html = listing.content.decode()
+    assert listing.status_code == 200 and evt["id"] in html and "not retried: process it again" in html
+    assert "failed (1)" in html and "processed (0)" in html
+    assert page.status_code == 200 and 'id="process-again"' in page.content.decode()
+    assert "StripeUnreachable" in page.content.decode()
+
+    # when Stripe is back and staff process it again, twice (a second click)
+    settings.STRIPE_API_BASE = stripe_peer.url
+    again = staff_client.post(f"/dashboard/payments/webhook-events/{stored.pk}/", follow=True)
+    twice = staff_client.post(f"/dashboard/payments/webhook-events/{stored.pk}/", follow=True)
+
+    # then it is processed once: the order paid once, and the second click is refused with a reason
+    assert f"Event {evt['id']} processed: order {placed_order.number}: captured" in again.content.decode()
+    assert f"Event {evt['id']} is processed: only a failed event can be processed again." in twice.content.decode()
+    stored = _stored(evt)
+    assert (stored.outcome, stored.attempts, stored.deliveries) == (StripeEvent.PROCESSED, 2, 1)
+    assert _reload(placed_order).status == "Paid"
+    assert Source.objects.count() == 1 and len(_paid_events(placed_order)) == 1
+
+
+def test_the_events_pages_are_for_staff_only(client, django_user_model):
+    # given a signed-in fan who is not staff
+    fan = django_user_model.objects.create_user(username="fan", email="fan@example.org", password="pw-123456789")
+    client.force_login(fan)
+
+    # when they open the events list and an event, then both are forbidden
+    assert client.get("/dashboard/payments/webhook-events/").status_code == 403
+    assert client.post("/dashboard/payments/webhook-events/1/").status_code == 403
