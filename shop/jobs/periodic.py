@@ -75,8 +75,9 @@ def verify_ledger():
         if check.clean:
             return JobRun.OK, f"ledger OK: {check.transactions} transactions"
         alert_staff(subject=f"P6 ledger check: {check.violation_count} violation(s)",
-                    body=f"verify_ledger found {check.violation_count} violation(s) at {check.checked_at:%Y-%m-%d %H:%M} "
-                         f"UTC (first {min(check.violation_count, 200)} below). The fundraising overview shows them; "
+                    body=f"verify_ledger found {check.violation_count} violation(s) at "
+                         f"{check.checked_at:%Y-%m-%d %H:%M} UTC (first {min(check.violation_count, 200)} below). "
+                         f"The fundraising overview shows them; "
                          f"run `python manage.py verify_ledger` for the full list.\n\n{check.violations}\n")
         return JobRun.PROBLEMS, f"{check.violation_count} violation(s)\n{check.violations}"
 

@@ -365,7 +365,8 @@ def test_processing_failure_answers_500_and_the_retry_processes_once(client, pla
     assert failed.json() == {"outcome": "failed", "detail": "processing failed; Stripe will retry"}
     stored = _stored(evt)
     assert (stored.outcome, stored.deliveries) == (StripeEvent.FAILED, 1)
-    assert stored.detail.startswith("StripeUnreachable: Could not reach Stripe while trying to retrieve a payment intent")
+    assert stored.detail.startswith(
+        "StripeUnreachable: Could not reach Stripe while trying to retrieve a payment intent")
     after = shop_rows()
     assert after.pop("stripe_events") == [(evt["id"], StripeEvent.FAILED, 1)]
     before.pop("stripe_events")

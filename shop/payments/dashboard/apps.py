@@ -4,8 +4,8 @@ from oscar.core.application import OscarDashboardConfig
 
 
 class PaymentsDashboardConfig(OscarDashboardConfig):
-    """Refunds from the dashboard's order page, the list of excess payments and the Stripe events received (Oscar's dashboard itself is
-    never forked)."""
+    """Refunds from the dashboard's order page, the list of excess payments and the Stripe events received
+    (Oscar's dashboard itself is never forked)."""
 
     label = "payments_dashboard"
     name = "shop.payments.dashboard"
