@@ -3,8 +3,8 @@
 from celery import shared_task
 from django.utils import timezone
 
-from shop.payments import webhooks
-from shop.payments.models import StripeEvent
+from shop.payments import services, webhooks
+from shop.payments.models import ExcessPayment, StripeEvent
 
 
 @shared_task(bind=True, max_retries=None, ignore_result=True, acks_late=True)
@@ -17,3 +17,12 @@ def process_webhook_event(self, event_pk):
         if retry_at is not None:
             raise self.retry(countdown=max(0.0, (retry_at - timezone.now()).total_seconds()))
     return outcome
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def refund_excess_payment(excess_pk):
+    """Refund an excess payment through Stripe (idempotent: its key is `excess:<charge>:<try>`). One that
+    could not be made stays recorded with its error; reconcile_payments tries again."""
+    excess = ExcessPayment.objects.filter(pk=excess_pk).first()
+    if excess is not None:
+        services.refund_excess(excess=excess)

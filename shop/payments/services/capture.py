@@ -15,6 +15,7 @@ from oscar.apps.payment.exceptions import PaymentError
 from fundraising import services as fundraising
 from fundraising.money import Fee
 from shop.jobs import outbox
+from shop.jobs.queue import enqueue
 from shop.jobs.models import OutgoingEmail
 from shop.payments.gateway import PaymentIntent, get_gateway
 from shop.payments.models import ExcessPayment, PaymentAttempt
@@ -83,7 +84,10 @@ def payment_captured(*, order, intent: PaymentIntent, gateway=None, fee: Fee | N
         reason = _why_not_bookable(order, intent)
         if reason:
             excess = _record_excess(order=order, intent=intent, reason=reason)
-            transaction.on_commit(lambda: refund_excess(excess=excess, gateway=gateway))
+            # The refund is a Stripe call that can follow: a worker makes it (inline without a broker).
+            from shop.payments import tasks
+
+            enqueue(tasks.refund_excess_payment, excess.pk)
             return CaptureResult("excess", order, excess)
         _book(order=order, intent=intent, simulated=simulated)
         fundraising.post_sale(order=order, fee=fee)
