@@ -16,7 +16,7 @@ from oscar.core.loading import get_model
 
 from shop.payments import services, webhooks
 from shop.payments.services import capture as capture_module
-from shop.payments.gateway import StripeGateway, get_gateway
+from shop.payments.gateway import StripeGateway
 from shop.payments.models import ExcessPayment, PaymentAttempt, StripeEvent, StripeRefund
 from shop.payments.signing import sign_webhook_payload
 from tests.payments.conftest import WEBHOOK_SECRET
@@ -42,12 +42,6 @@ PaymentEvent = get_model("order", "PaymentEvent")
 Source = get_model("payment", "Source")
 
 TOTAL = Decimal("30.00")  # one black M T-shirt, free shipping, no tax
-
-
-@pytest.fixture
-def shop_gateway(stripe_peer):
-    """The gateway the shop builds from its settings, on the emptied localstripe."""
-    return get_gateway()
 
 
 def _reload(order):
