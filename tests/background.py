@@ -16,6 +16,7 @@ import time
 
 import redis
 from django.conf import settings
+from kombu import pools
 
 from tests.live_server import ROOT, database_url
 
@@ -49,10 +50,11 @@ def use_broker(url):
 
     settings.CELERY_BROKER_URL = url
     app.conf.broker_url = url or None
-    # The producer pool holds connections to the previous broker.
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # The producer pool holds connections to the previous broker. kombu keeps its pools in global registries
+    # keyed by the broker URL: closing one in place (force_close_all) hands the next test on the same URL a
+    # closed pool ("Acquire on closed pool"), so empty the registries instead.
+    pools.reset()
+    app._pool = None
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
         amqp._producer_pool = None

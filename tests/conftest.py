@@ -45,6 +45,10 @@ def broker(settings):
 
     redis_broker = Broker(1 + os.getpid() % 15)
     redis_broker.flush()
+    # Through the settings fixture first: use_broker's own writes then land in this override, which the fixture
+    # undoes after the test whatever the test overrides on top (written to the base settings, the URL outlived
+    # the test whenever the test overrode a setting too, and later tests sent their work to a broker).
+    settings.CELERY_BROKER_URL = redis_broker.url
     use_broker(redis_broker.url)
     yield redis_broker
     use_broker("")
