@@ -38,7 +38,9 @@ def _broker():
         return "inline"  # no broker configured: tasks run inline, nothing to reach
     from shop.celery import app
 
-    with app.connection_for_write() as conn:
+    # Bounded reads too: a Redis that accepts and never answers would otherwise hold the check forever.
+    bounded = {"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS}
+    with app.connection_for_write(connect_timeout=TIMEOUT_SECONDS, transport_options=bounded) as conn:
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=TIMEOUT_SECONDS)
         conn.default_channel.client.ping() if hasattr(conn.default_channel, "client") else None
     return "ok"
