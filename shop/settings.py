@@ -351,6 +351,8 @@ OSCAR_DASHBOARD_NAVIGATION.append(
         "children": [
             {"label": _("Excess payments"), "url_name": "payments-dashboard:excess-list"},
             {"label": _("Stripe events"), "url_name": "payments-dashboard:webhook-events"},
+            {"label": _("Emails to fans"), "url_name": "payments-dashboard:email-list"},
+            {"label": _("Scheduled jobs"), "url_name": "payments-dashboard:job-runs"},
         ],
     }
 )

@@ -41,7 +41,11 @@ class Broker:
         return count
 
     def flush(self):
-        self.redis.flushdb()
+        """Delete Celery's keys (the queue, kombu's bindings, unacknowledged messages) and nothing else: the
+        database may be shared with a demo's cache."""
+        keys = [k for pattern in (QUEUE, f"{QUEUE}*", "_kombu.*", "unacked*") for k in self.redis.scan_iter(pattern)]
+        if keys:
+            self.redis.delete(*keys)
 
 
 def use_broker(url):

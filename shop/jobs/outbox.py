@@ -62,7 +62,8 @@ def deliver(*, pk):
             return email
         try:
             sender, argument = SENDERS[email.kind]
-            import_string(sender)(**{argument: email.object_pk})
+            with transaction.atomic():  # a savepoint: a database error in the sender leaves the row writable
+                import_string(sender)(**{argument: email.object_pk})
         except Exception as exc:  # noqa: BLE001 — SMTP refused, timed out, template error: retried, recorded
             logger.warning("email %s not sent (attempt %d): %s", email.key, email.attempts + 1, exc)
             email.attempts += 1
@@ -71,12 +72,13 @@ def deliver(*, pk):
                 email.status, email.next_attempt_at = OutgoingEmail.FAILED, None
                 email.save()
                 return email
-            wait = backoff_seconds(email.attempts, base=settings.SHOP_EMAIL_RETRY_SECONDS, cap=3600)
+            # Capped below the broker's visibility timeout (3600 s), after which Redis would deliver it twice.
+            wait = backoff_seconds(email.attempts, base=settings.SHOP_EMAIL_RETRY_SECONDS, cap=1800)
             email.next_attempt_at = timezone.now() + timedelta(seconds=wait)
             email.save()
         else:
             email.status, email.sent_at, email.next_attempt_at = OutgoingEmail.SENT, timezone.now(), None
-            email.attempts += 1
+            email.attempts += 1  # the error of an earlier failed attempt stays, for the record
             email.save()
             return email
     raise RetryLater(wait)
@@ -88,3 +90,14 @@ def left_behind(*, older_than):
     pending = OutgoingEmail.objects.filter(status=OutgoingEmail.PENDING)
     return (pending.filter(next_attempt_at__isnull=True, created_at__lt=cutoff)
             | pending.filter(next_attempt_at__lt=cutoff)).values_list("pk", flat=True)
+
+
+def send_again(*, pk):
+    """Staff's "send again" of a failed email: pending again and sent now (inline without a broker)."""
+    from shop.jobs import queue, tasks
+
+    updated = OutgoingEmail.objects.filter(pk=pk, status=OutgoingEmail.FAILED).update(
+        status=OutgoingEmail.PENDING, next_attempt_at=None)
+    if updated:
+        queue.send(tasks.deliver_email, pk)
+    return OutgoingEmail.objects.get(pk=pk)

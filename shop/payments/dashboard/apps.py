@@ -16,9 +16,13 @@ class PaymentsDashboardConfig(OscarDashboardConfig):
                        "excess-list": (["is_staff", "order.change_order"],),
                        "order-cancel": (["is_staff", "order.change_order"],),
                        "webhook-events": (["is_staff", "order.change_order"],),
-                       "webhook-event": (["is_staff", "order.change_order"],)}
+                       "webhook-event": (["is_staff", "order.change_order"],),
+                       "email-list": (["is_staff", "order.change_order"],),
+                       "email-send-again": (["is_staff", "order.change_order"],),
+                       "job-runs": (["is_staff"],)}
 
     def get_urls(self):
+        from shop.jobs import dashboard as jobs
         from shop.payments.dashboard import views
 
         return self.post_process_urls([
@@ -27,4 +31,8 @@ class PaymentsDashboardConfig(OscarDashboardConfig):
             path("orders/<str:number>/cancel/", views.CancelUnpaidOrderView.as_view(), name="order-cancel"),
             path("webhook-events/", views.WebhookEventListView.as_view(), name="webhook-events"),
             path("webhook-events/<int:pk>/", views.WebhookEventDetailView.as_view(), name="webhook-event"),
+            # Background work's own pages (shop.jobs has no dashboard app of its own).
+            path("emails/", jobs.EmailListView.as_view(), name="email-list"),
+            path("emails/<int:pk>/send-again/", jobs.EmailSendAgainView.as_view(), name="email-send-again"),
+            path("jobs/", jobs.JobRunListView.as_view(), name="job-runs"),
         ])
