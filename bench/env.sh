@@ -6,8 +6,9 @@ BENCH_LEDGER_DB="${BENCH_LEDGER_DB:-p6_bench_ledger}"
 BENCH_VAR="${BENCH_VAR:-$ROOT/var/bench}"
 export BENCH_OUR_PORT="${BENCH_OUR_PORT:-18601}" BENCH_STOCK_PORT="${BENCH_STOCK_PORT:-18602}"
 export BENCH_HOOK_PORT="${BENCH_HOOK_PORT:-18603}" BENCH_STRIPE_PORT="${BENCH_STRIPE_PORT:-18604}"
-# bench/queued.py: a Redis database as the broker, emptied before and after (the tests' broker fixture picks
-# 1 + pid % 15: a test run on that database at the same time would disturb the bench), and the slow SMTP port.
+# bench/queued.py: a Redis database as the broker, Celery's keys deleted before and after (the tests' broker
+# fixture picks 1 + pid % 15: a test run on that database at the same time would disturb the bench), and the
+# slow SMTP server's port.
 export BENCH_BROKER="${BENCH_BROKER:-redis://127.0.0.1:6379/14}" BENCH_SMTP_PORT="${BENCH_SMTP_PORT:-18605}"
 export BENCH_RESULTS="$BENCH_VAR/results.jsonl"
 our_env() {  # our project, production settings over plain HTTP on 127.0.0.1

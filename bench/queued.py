@@ -479,9 +479,17 @@ def pay_part(env, broker, broker_url):
         smtp.server_close()
 
 
+def empty_queue(broker):
+    """Delete Celery's keys only (the queue, unacknowledged messages, kombu's bindings): the Redis database may
+    hold something else too, a demo's cache for one."""
+    keys = [key for pattern in ("celery", "celery*", "_kombu.*", "unacked*") for key in broker.scan_iter(pattern)]
+    if keys:
+        broker.delete(*keys)
+
+
 def main():
     broker = redis.Redis.from_url(BROKER)
-    broker.flushdb()
+    empty_queue(broker)
     env = {**os.environ, "CELERY_BROKER_URL": BROKER}
     stripe_proc = None
     run = uuid.uuid4().hex[:8]
@@ -495,7 +503,7 @@ def main():
         pay_part(env, broker, BROKER)
     finally:
         stop(stripe_proc)
-        broker.flushdb()
+        empty_queue(broker)
 
 
 if __name__ == "__main__":
