@@ -11,7 +11,7 @@ import pytest
 
 from fundraising.verification import ledger_violations
 from shop.jobs import periodic
-from shop.jobs.models import JobRun
+from shop.jobs.models import JobRun, OutgoingEmail
 from shop.payments.models import StripeEvent
 from tests.background import CeleryWorker, wait_for
 from tests.concurrency import support
@@ -36,6 +36,10 @@ def _worker_env(settings, api_base, **extra):
 
 def _outcomes():
     return Counter(StripeEvent.objects.values_list("outcome", "attempts"))
+
+
+def _emails_owed():
+    return OutgoingEmail.objects.filter(status=OutgoingEmail.PENDING).count()
 
 
 def _unfinished():
@@ -70,8 +74,11 @@ def test_a_worker_processes_a_burst_once_and_the_sweep_recovers_lost_messages(cl
     for _ in range(LOST):
         assert broker.redis.rpop("celery") is not None
     with CeleryWorker(broker, env=_worker_env(settings, stripe_peer.url)) as worker:
-        wait_for(lambda: _unfinished() == LOST and broker.queued() == 0, what=f"{EVENTS - LOST} events processed",
-                 explain=lambda: f"{_outcomes()} queued {broker.queued()}\n{worker.output()}")
+        # (and their paid emails sent: an email task still in flight would be swept too)
+        wait_for(lambda: _unfinished() == LOST and broker.queued() == 0 and _emails_owed() == 0,
+                 what=f"{EVENTS - LOST} events processed and their emails sent",
+                 explain=lambda: f"{_outcomes()} queued {broker.queued()} emails owed {_emails_owed()}\n"
+                                 f"{worker.output()}")
 
         # then the events whose messages were lost wait, received; the sweep sends them again
         assert StripeEvent.objects.filter(outcome=StripeEvent.RECEIVED).count() == LOST
