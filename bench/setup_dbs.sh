@@ -23,3 +23,18 @@ setup_stock() {
             -c "CREATE TABLE bench_meta (key text primary key, value text)" -c "INSERT INTO bench_meta VALUES ('ready','1')"
     fi
 }
+setup_flash() {  # bench/flash_sale.py copies $BENCH_FLASH_DB from this seed (catalogue and campaign, no orders) each run
+    if ! db_exists "$BENCH_FLASH_SEED_DB" || [ "$(psql "$BENCH_PG/$BENCH_FLASH_SEED_DB" -tAc "SELECT value FROM bench_meta WHERE key='ready'" 2>/dev/null)" != "1" ]; then
+        echo "bench: creating $BENCH_FLASH_SEED_DB (migrate, catalogue, fundraising)" >&2
+        psql "$BENCH_PG/postgres" -qc "DROP DATABASE IF EXISTS $BENCH_FLASH_SEED_DB" -c "CREATE DATABASE $BENCH_FLASH_SEED_DB"
+        our_env "$BENCH_FLASH_SEED_DB" python manage.py migrate --noinput -v0
+        our_env "$BENCH_FLASH_SEED_DB" python manage.py load_p6_catalogue >/dev/null
+        our_env "$BENCH_FLASH_SEED_DB" python manage.py load_p6_fundraising >/dev/null
+        psql "$BENCH_PG/$BENCH_FLASH_SEED_DB" -qc "CREATE TABLE bench_meta (key text primary key, value text)" \
+            -c "INSERT INTO bench_meta VALUES ('ready','1')"
+    fi
+    # the current tree's migrations (quick when nothing changed), then a fresh copy for this run
+    our_env "$BENCH_FLASH_SEED_DB" python manage.py migrate --noinput -v0
+    psql "$BENCH_PG/postgres" -qc "DROP DATABASE IF EXISTS $BENCH_FLASH_DB" \
+        -c "CREATE DATABASE $BENCH_FLASH_DB TEMPLATE $BENCH_FLASH_SEED_DB"
+}

@@ -68,6 +68,34 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def ceiling_row(ours_env, log_dir):
+    """The ceiling: bench/ceiling's minimal view (a page from the cache) through our settings, middleware and the
+    same gunicorn config, measured like the pages (1 and 8 connections, medians over rounds)."""
+    env = {**ours_env, "DJANGO_SETTINGS_MODULE": "ceiling.settings",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)])}
+    port = int(os.environ["BENCH_CEILING_PORT"])
+    proc = start_gunicorn(wsgi="shop.wsgi", port=port, env=env, log=log_dir / "gunicorn-ceiling.log")
+    try:
+        url = f"http://127.0.0.1:{port}/bench/ceiling/"
+        warm(url)
+        one, many = [], []
+        for _ in range(ROUNDS):
+            one.append(wrk(url, seconds=SECONDS, threads=1, connections=1))
+            many.append(wrk(url, seconds=SECONDS, threads=2, connections=8))
+        for res in one + many:
+            if res["errors"] or not res["requests"]:
+                raise RuntimeError(f"ceiling: {res['errors']} errors\n{res['raw']}")
+    finally:
+        stop(proc)
+    med = statistics.median(r["median_ms"] for r in one)
+    rps = statistics.median(r["rps"] for r in many)
+    med8 = statistics.median(r["median_ms"] for r in many)
+    record("storefront", "ceiling: cached minimal view, our middleware (1 / 8 connections)",
+           f"{med:.1f} ms / {rps:.0f} req/s", "",
+           note=f"bench/ceiling: the floor of any page here (same gunicorn, settings, middleware); median under "
+                f"8 connections {med8:.0f} ms")
+
+
 def main():
     urllib.request.install_opener(urllib.request.build_opener(NoRedirect))
     ours_env, stock_env = env_of("BENCH_OUR_ENV"), env_of("BENCH_STOCK_ENV")
@@ -132,6 +160,7 @@ def main():
                 record("storefront", f"{page} queries @10 / @200 products (ours)", f"{q['ours'][0]} / {q['ours'][1]}",
                        "queries", target="independent of products", ok=q["ours"][0] == q["ours"][1],
                        note=f"stock Oscar: {q['stock'][0]} / {q['stock'][1]}")
+        ceiling_row(ours_env, log_dir)
     finally:
         for proc in procs:
             stop(proc)
