@@ -1,5 +1,7 @@
-"""Oscar's class loader, with the few dashboard classes that must change replaced (never forking the
-dashboard app): see shop/payments/dashboard/status.py. Set as OSCAR_DYNAMIC_CLASS_LOADER."""
+"""Oscar's class loader, with the few classes that must change replaced without forking their app: the dashboard's
+order status form and event handler (shop/payments/dashboard/status.py), and the OrderCreator that writes an
+order's lines in bulk (shop/checkout/ordercreator.py; every placement path gets it from get_class). Set as
+OSCAR_DYNAMIC_CLASS_LOADER."""
 
 from django.utils.module_loading import import_string
 from oscar.core.loading import default_class_loader
@@ -7,6 +9,7 @@ from oscar.core.loading import default_class_loader
 OVERRIDES = {
     ("dashboard.orders.forms", "OrderStatusForm"): "shop.payments.dashboard.status.OrderStatusForm",
     ("order.processing", "EventHandler"): "shop.payments.dashboard.status.EventHandler",
+    ("order.utils", "OrderCreator"): "shop.checkout.ordercreator.OrderCreator",
 }
 
 

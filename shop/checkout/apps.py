@@ -7,7 +7,11 @@ class CheckoutConfig(apps.CheckoutConfig):
 
     def ready(self):
         super().ready()
-        from shop.checkout import views
+        from shop.checkout import analytics, stocksignals, views
+
+        # Oscar's receivers that query once per order line or stock record, replaced by bulk equivalents.
+        stocksignals.connect()
+        analytics.connect()
 
         self.pay_view = views.PayView
 

@@ -16,6 +16,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_class, get_model
 
+from shop.partner.strategy import load_line_products
+
 StockRecord = get_model("partner", "StockRecord")
 UnableToPlaceOrder = get_class("order.exceptions", "UnableToPlaceOrder")
 
@@ -33,17 +35,22 @@ def lock_stock_for_basket(basket):
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("lock_stock_for_basket must run inside the order's transaction")
     wanted = defaultdict(int)
-    titles = {}
-    for line in basket.all_lines():
+    titles, tracked = {}, {}
+    lines = list(basket.all_lines())
+    load_line_products(lines)  # titles and product classes of all lines in constant queries
+    for line in lines:
         if line.stockrecord_id:
             wanted[line.stockrecord_id] += line.quantity
             titles[line.stockrecord_id] = line.product.get_title()
+            # What StockRecord.can_track_allocations reads, from the line's product (loaded) rather than the
+            # record's (a query per record).
+            tracked[line.stockrecord_id] = line.product.get_product_class().track_stock
     if not wanted:
         return
     # Only the stock record rows (no joins, so no product rows are locked), in id order.
     records = list(StockRecord.objects.select_for_update().filter(pk__in=wanted).order_by("pk"))
     for record in records:
-        if not record.can_track_allocations:
+        if not tracked[record.pk]:
             continue
         left = record.net_stock_level
         if wanted[record.pk] > left:
