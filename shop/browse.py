@@ -16,17 +16,23 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import ListView
 from oscar.apps.catalogue import views as oscar_catalogue_views
-from oscar.core.loading import get_model
+from oscar.core.loading import get_class, get_model
+
+from shop.pagecache.pages import CachedPageMixin, page_key
 
 Product = get_model("catalogue", "Product")
 Category = get_model("catalogue", "Category")
+CustomerHistoryManager = get_class("customer.history", "CustomerHistoryManager")
 
 
-class ProductListView(ListView):
+class ProductListView(CachedPageMixin, ListView):
     template_name = "oscar/catalogue/browse.html"
     context_object_name = "products"
     paginate_by = settings.OSCAR_PRODUCTS_PER_PAGE
     summary = _("All products")
+
+    def get(self, request, *args, **kwargs):
+        return self.cached_get(request, lambda: super(ProductListView, self).get(request, *args, **kwargs))
 
     def products(self):
         return (
@@ -85,6 +91,9 @@ class ProductSearchView(ProductListView):
 
     max_terms = 8
 
+    def get(self, request, *args, **kwargs):
+        return ListView.get(self, request, *args, **kwargs)  # one page per query: not cached
+
     def get_queryset(self):
         self.query = self.request.GET.get("q", "").strip()[:200]
         qs = self.products()
@@ -102,15 +111,32 @@ class ProductSearchView(ProductListView):
         return ctx
 
 
-class ProductDetailView(oscar_catalogue_views.ProductDetailView):
-    """Oscar's product page with the parent's variants fetched up front.
+class ProductDetailView(CachedPageMixin, oscar_catalogue_views.ProductDetailView):
+    """Oscar's product page with the parent's variants fetched up front, and cached (shop/pagecache).
 
     The page offers the variant choice (shop/templates/oscar/catalogue/detail.html), and Oscar's
     add-to-basket form then reads each child's attributes and stock record: two queries per variant
     (97 queries for the 18 T-shirts). Prefetching the public children with their stock records and
     attribute values, as Oscar's own manager methods allow, makes the page's query count independent
     of the number of variants.
+
+    From the cache, the page still counts as viewed (Oscar's product_viewed: the product's view count and
+    the visitor's recently-viewed cookie), and its key holds that cookie, which the page shows.
     """
+
+    def get(self, request, *args, **kwargs):
+        response = self.cached_get(
+            request, lambda: super(ProductDetailView, self).get(request, *args, **kwargs))
+        if response.get("X-Page-Cache") == "hit":
+            product = Product.objects.only("id", "parent_id", "structure").filter(pk=kwargs["pk"]).first()
+            if product is not None:
+                self.send_signal(request, response, product)
+        return response
+
+    def page_cache_key(self, request):
+        # The page lists the visitor's recently viewed products but this one (Oscar's template tag).
+        shown = [pk for pk in CustomerHistoryManager.extract(request) if str(pk) != str(self.kwargs["pk"])]
+        return page_key(request, product_id=self.kwargs["pk"], extra=repr(shown))
 
     def get_queryset(self):
         children = Product.objects.public().prefetch_attribute_values().prefetch_related("stockrecords")

@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     # P6
     "shop.apps.ShopConfig",
     "shop.jobs.apps.JobsConfig",
+    "shop.pagecache.apps.PageCacheConfig",
     "shop.payments.apps.PaymentsConfig",
     "shop.payments.dashboard.apps.PaymentsDashboardConfig",
     "catalog.apps.CatalogConfig",
@@ -468,3 +469,7 @@ SHOP_SWEEP_AFTER_SECONDS = int(os.environ.get("SHOP_SWEEP_AFTER_SECONDS", "180")
 # cancel_unpaid_orders' age in the schedule; verify_ledger's violations are emailed here (comma-separated).
 SHOP_CANCEL_UNPAID_AFTER_MINUTES = int(os.environ.get("SHOP_CANCEL_UNPAID_AFTER_MINUTES", "60"))
 SHOP_ALERT_EMAIL = os.environ.get("SHOP_ALERT_EMAIL", "")
+
+# Fan pages (home, catalogue, categories, product pages) cached whole for anonymous visitors with an empty
+# basket, at most this long (0 turns the page cache off); shop/pagecache/pages.py says what invalidates them.
+SHOP_PAGE_CACHE_SECONDS = int(os.environ.get("SHOP_PAGE_CACHE_SECONDS", "300"))

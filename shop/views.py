@@ -1,11 +1,16 @@
 from django.views.generic import ListView, TemplateView
 from oscar.core.loading import get_model
 
+from shop.pagecache.pages import CachedPageMixin
+
 Product = get_model("catalogue", "Product")
 
 
-class HomeView(ListView):
-    """The P6 home page: what the campaign is, and every product on sale."""
+class HomeView(CachedPageMixin, ListView):
+    """The P6 home page: what the campaign is, and every product on sale (cached: shop/pagecache)."""
+
+    def get(self, request, *args, **kwargs):
+        return self.cached_get(request, lambda: super(HomeView, self).get(request, *args, **kwargs))
 
     template_name = "shop/home.html"
     context_object_name = "products"
@@ -18,7 +23,10 @@ class HomeView(ListView):
         )
 
 
-class AboutView(TemplateView):
-    """What Principle 6 is and where the money goes."""
+class AboutView(CachedPageMixin, TemplateView):
+    """What Principle 6 is and where the money goes (cached: shop/pagecache)."""
+
+    def get(self, request, *args, **kwargs):
+        return self.cached_get(request, lambda: super(AboutView, self).get(request, *args, **kwargs))
 
     template_name = "shop/about.html"

@@ -13,6 +13,17 @@ def pytest_report_header(config):
     return f"database: {connection.vendor}"
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: a page cached by an earlier test (whose rows were rolled back,
+    its catalogue stamp with them) must not be served to the next."""
+    from django.core.cache import caches
+
+    for alias in caches:
+        caches[alias].clear()
+    yield
+
+
 @pytest.fixture
 def p6_catalogue(db):
     """The seeded P6 catalogue, as `scripts/run` loads it."""

@@ -26,10 +26,11 @@ from fundraising.selectors.entries import (
     ledger_entries,
     statement,
 )
-from fundraising.selectors.rules import beneficiaries, campaign_goal, rule_in_force, share_rules
+from fundraising.selectors.rules import beneficiaries, campaign_goal, next_rule_change, rule_in_force, share_rules
 from fundraising.selectors.verifications import latest_verification
 
 __all__ = [
+    "next_rule_change",
     "BeneficiaryBalance",
     "EntryPage",
     "Statement",

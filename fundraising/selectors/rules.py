@@ -17,6 +17,15 @@ def rule_in_force(*, at=None):
     )
 
 
+def next_rule_change(*, after):
+    """The first time after ``after`` at which a share rule starts or ends (the rule in force may change
+    then), or None."""
+    starts = ShareRule.objects.filter(valid_from__gt=after).order_by("valid_from").values_list("valid_from", flat=True)
+    ends = ShareRule.objects.filter(valid_to__gt=after).order_by("valid_to").values_list("valid_to", flat=True)
+    times = [t for t in (starts.first(), ends.first()) if t is not None]
+    return min(times) if times else None
+
+
 def share_rules():
     """Every share rule, newest first, with its creator and its weights (by beneficiary name) joined in."""
     weights = ShareRuleBeneficiary.objects.select_related("beneficiary").order_by("beneficiary__name")
