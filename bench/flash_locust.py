@@ -91,11 +91,12 @@ class Fan(HttpUser):
             data = {**data, "csrfmiddlewaretoken": token}
             headers = {"X-CSRFToken": token, "Referer": self.host + path, **(headers or {})}
         with self.client.request(method, path, data=data, headers=headers, **kwargs) as resp:
-            if resp.status_code not in expect:
-                resp.failure(f"HTTP {resp.status_code}")
-                outcome("error", f"{name}: HTTP {resp.status_code}")
-                raise Ended
             verdict = check(resp) if check else None
+            if resp.status_code not in expect and not (verdict and verdict.startswith("sold out")):
+                where = f" to {urlsplit(resp.headers['Location']).path}" if "Location" in resp.headers else ""
+                resp.failure(f"HTTP {resp.status_code}{where}")
+                outcome("error", f"{name}: HTTP {resp.status_code}{where}")
+                raise Ended
             if verdict == "error":
                 resp.failure(f"HTTP {resp.status_code}: not the expected page")
             else:
