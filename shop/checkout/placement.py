@@ -56,7 +56,8 @@ def place_pending_order(*, basket, email, address, user=None, shipping_method=No
     under lock, shop/checkout/stock.py). The order, its lines, the stock allocation and the donation
     snapshot are written in one transaction (`place_order`); the basket is submitted.
     """
-    if basket.is_empty:
+    # The lines, loaded once for all that follows (Basket.is_empty alone would count them with a query).
+    if not list(basket.all_lines()):
         raise ValueError("cannot place an order for an empty basket")
     shipping_method = shipping_method or Free()
     shipping_charge = shipping_method.calculate(basket)
