@@ -25,6 +25,14 @@ Category = get_model("catalogue", "Category")
 CustomerHistoryManager = get_class("customer.history", "CustomerHistoryManager")
 
 
+def listed(products):
+    """``products`` with what a product card shows fetched up front: each parent's public variants and their
+    stock records in one query each (Oscar's strategy prices a parent from them; through ``children`` alone
+    it would ask again for each parent)."""
+    variants = Product.objects.public().prefetch_related("stockrecords")
+    return products.base_queryset().prefetch_related("stockrecords").prefetch_public_children(queryset=variants)
+
+
 class ProductListView(CachedPageMixin, ListView):
     template_name = "oscar/catalogue/browse.html"
     context_object_name = "products"
@@ -35,12 +43,7 @@ class ProductListView(CachedPageMixin, ListView):
         return self.cached_get(request, lambda: super(ProductListView, self).get(request, *args, **kwargs))
 
     def products(self):
-        return (
-            Product.objects.browsable()
-            .base_queryset()
-            .prefetch_related("stockrecords", "children__stockrecords")
-            .order_by("-date_created", "-pk")
-        )
+        return listed(Product.objects.browsable()).order_by("-date_created", "-pk")
 
     def get_queryset(self):
         return self.products()

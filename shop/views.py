@@ -1,6 +1,7 @@
 from django.views.generic import ListView, TemplateView
 from oscar.core.loading import get_model
 
+from shop.browse import listed
 from shop.pagecache.pages import CachedPageMixin
 
 Product = get_model("catalogue", "Product")
@@ -16,11 +17,7 @@ class HomeView(CachedPageMixin, ListView):
     context_object_name = "products"
 
     def get_queryset(self):
-        return (
-            Product.objects.browsable()
-            .base_queryset()
-            .order_by("date_created", "pk")
-        )
+        return listed(Product.objects.browsable()).order_by("date_created", "pk")
 
 
 class AboutView(CachedPageMixin, TemplateView):

@@ -301,14 +301,26 @@ def test_the_page_cache_can_be_turned_off(client, campaign, settings):
 # --- built pages (cache off): queries constant in products and variants ----------------------------------
 
 
-def _more_products(n):
+def _more_products(standalone, parents, variants):
     accessory = ProductClass.objects.get(slug="accessory")
+    apparel = product("P6-TEE").product_class
     partner = Partner.objects.first()
-    for i in range(n):
+
+    def stocked(item, sku):
+        StockRecord.objects.create(product=item, partner=partner, partner_sku=sku, price_currency="USD",
+                                   price=D("10.00"), num_in_stock=100)
+
+    for i in range(standalone):
         extra = Product.objects.create(upc=f"EXTRA-{i}", title=f"Extra {i}", slug=f"extra-{i}",
                                        structure=Product.STANDALONE, product_class=accessory, is_public=True)
-        StockRecord.objects.create(product=extra, partner=partner, partner_sku=f"EXTRA-{i}",
-                                   price_currency="USD", price=D("10.00"), num_in_stock=100)
+        stocked(extra, f"EXTRA-{i}")
+    for i in range(parents):
+        parent = Product.objects.create(upc=f"PARENT-{i}", title=f"Parent {i}", slug=f"parent-{i}",
+                                        structure=Product.PARENT, product_class=apparel, is_public=True)
+        for j in range(variants):
+            child = Product.objects.create(upc=f"PARENT-{i}-{j}", title="", structure=Product.CHILD,
+                                           parent=parent, is_public=True)
+            stocked(child, f"PARENT-{i}-{j}")
 
 
 def _queries(client, url):
@@ -318,10 +330,15 @@ def _queries(client, url):
     return len(queries)
 
 
-def test_building_the_list_costs_the_same_queries_with_5_or_20_products(client, campaign, settings):
+@pytest.mark.parametrize("url", ["/catalogue/", "/"])
+def test_building_a_list_costs_the_same_queries_with_5_or_20_products(client, campaign, settings, url):
+    # given the page built for each request (as for a fan with a basket)
     settings.SHOP_PAGE_CACHE_SECONDS = 0
-    five = _queries(client, "/catalogue/")
-    _more_products(15)
-    twenty = _queries(client, "/catalogue/")
+    five = _queries(client, url)
+    # when 10 standalone products and 5 parents of 4 variants each are added
+    _more_products(10, 5, 4)
+    twenty = _queries(client, url)
+    # then the page lists them (those of page 1) for the same queries
     assert Product.objects.browsable().count() == 20
+    assert "Parent 4" in client.get(url).content.decode()
     assert five == twenty, (five, twenty)
