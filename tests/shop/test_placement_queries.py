@@ -241,3 +241,29 @@ def test_purchases_are_counted_as_oscars_analytics_counts_them(p6_catalogue):
     analytics.record_purchases(order)
     assert sorted(ProductRecord.objects.values_list("product_id", "num_purchases")) == sorted([
         (records[0].product_id, 5), (records[1].product_id, 9)])
+
+
+def storefront_place_order_queries(client, records):
+    """The queries of the storefront's "Place order" POST (the order-placed email, sent on commit, left out)."""
+    from django.test import TestCase
+    from django.urls import reverse
+
+    for record in records:
+        product = record.product
+        client.post(reverse("basket:add", kwargs={"pk": product.parent_id}), {"quantity": 1, "child_id": product.pk})
+    client.post(reverse("checkout:index"), {"username": "fan@example.org", "options": "anonymous"})
+    client.post(reverse("checkout:shipping-address"), dict(ADDRESS))
+    client.get(reverse("checkout:shipping-method"))
+    with TestCase.captureOnCommitCallbacks(execute=False), CaptureQueriesContext(connection) as queries:
+        response = client.post(reverse("checkout:preview"), {"action": "place_order"})
+    assert response.status_code == 302
+    assert Order.objects.order_by("-pk").first().lines.count() == len(records)
+    return len(queries.captured_queries)
+
+
+def test_the_storefronts_place_order_queries_do_not_grow_with_the_lines(p6_catalogue):
+    from django.test import Client
+
+    storefront_place_order_queries(Client(), variants(2))
+    counts = [storefront_place_order_queries(Client(), variants(n)) for n in (1, 10)]
+    assert counts[0] == counts[1], counts
