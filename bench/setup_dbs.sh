@@ -30,9 +30,12 @@ setup_flash() {  # bench/flash_sale.py copies $BENCH_FLASH_DB from this seed (ca
         our_env "$BENCH_FLASH_SEED_DB" python manage.py migrate --noinput -v0
         our_env "$BENCH_FLASH_SEED_DB" python manage.py load_p6_catalogue >/dev/null
         our_env "$BENCH_FLASH_SEED_DB" python manage.py load_p6_fundraising >/dev/null
+        # the product images the catalogue wrote are where this run's MEDIA_ROOT is: kept with the seed
         psql "$BENCH_PG/$BENCH_FLASH_SEED_DB" -qc "CREATE TABLE bench_meta (key text primary key, value text)" \
-            -c "INSERT INTO bench_meta VALUES ('ready','1')"
+            -c "INSERT INTO bench_meta VALUES ('media','$BENCH_VAR/ours/media'), ('ready','1')"
     fi
+    BENCH_FLASH_MEDIA="$(psql "$BENCH_PG/$BENCH_FLASH_SEED_DB" -tAc "SELECT value FROM bench_meta WHERE key='media'")"
+    export BENCH_FLASH_MEDIA="${BENCH_FLASH_MEDIA:-$BENCH_VAR/ours/media}"
     # the current tree's migrations (quick when nothing changed), then a fresh copy for this run
     our_env "$BENCH_FLASH_SEED_DB" python manage.py migrate --noinput -v0
     psql "$BENCH_PG/postgres" -qc "DROP DATABASE IF EXISTS $BENCH_FLASH_DB" \
