@@ -314,6 +314,10 @@ OSCAR_ALLOW_ANON_CHECKOUT = True
 OSCAR_THUMBNAILER = "oscar.core.thumbnails.SorlThumbnail"
 OSCAR_MISSING_IMAGE_URL = "image_not_found.jpg"
 OSCAR_PRODUCTS_PER_PAGE = 24
+# Product reviews are not part of this campaign shop: nobody moderates them, and Oscar's defaults would
+# publish anonymous reviews at once. Hiding the feature removes the stars, the review block and the
+# "write a review" link from fan pages, and the reviews URLs themselves (Oscar drops a hidden app's URLs).
+OSCAR_HIDDEN_FEATURES = ["reviews"]
 # Every discount is a whole number of what Stripe can charge (shop/offer/benefits.py); Benefit.round spreads
 # absolute and bundle discounts over lines in that unit rather than Oscar's hard-coded 0.01.
 OSCAR_OFFER_ROUNDING_FUNCTION = "shop.offer.benefits.round_share"

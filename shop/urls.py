@@ -6,6 +6,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView
 
 from shop import browse, views
+from shop.favicon import favicon
 from shop.jobs.health import healthz
 from shop.payments import webhooks
 
@@ -14,6 +15,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("about-p6/", views.AboutView.as_view(), name="about-p6"),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     # Database-backed browsing in place of Oscar's Haystack views (see shop/browse.py): same paths, so
     # reverse("catalogue:index") and friends land here.

@@ -5,7 +5,8 @@
   var form = document.getElementById("payment-form");
   if (!form || typeof Stripe === "undefined") { return; }
   var local = form.dataset.local === "1";
-  var stripe = Stripe(form.dataset.publishableKey);
+  // Stripe.js's own messages (an incomplete card number, a card it refuses) in the fan's language.
+  var stripe = Stripe(form.dataset.publishableKey, {locale: form.dataset.locale || "auto"});
   var card = stripe.elements().create("card");
   card.mount("#card-element");
   var button = document.getElementById("pay-button");
@@ -63,7 +64,7 @@
           window.location.assign(answer.redirect_url || form.dataset.thankYou);
           return;
         }
-        show(answer.message || "The payment did not go through.");
+        show(answer.message || form.dataset.failed);
         button.disabled = false;
       })
       .catch(function (error) {
