@@ -1,8 +1,9 @@
 """What a fan's purchase gives: estimates before payment, the posted figures after.
 
 Before payment the donation is *estimated* with the same arithmetic as a sale
-(``allocation.compute_breakdown``), the rule in force now and the configured fee schedule
-(``allocation.estimate_fee`` on the amount paid). After payment it is read from the order's breakdown
+(``allocation.compute_breakdown``), the rule in force now and the sale's fee rule with no fee reported yet
+(``fees.promised_fee``: the configured schedule on the amount paid, which the posting also uses whenever
+Stripe reports no fee). After payment it is read from the order's breakdown
 rows, which the sale posting completed.
 """
 
@@ -10,13 +11,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import Sum
 
 from oscar.core.loading import get_model
 
 from catalog.selectors import buyable_variants, cheapest, unit_costs
 from fundraising import allocation
+from fundraising.fees import promised_fee
 from fundraising.models import LedgerTransaction, OrderLineBreakdown
 from fundraising.money import quantize
 from fundraising.selectors import rule_in_force
@@ -32,14 +33,6 @@ class Estimate:
     is_from: bool = False  # a parent product: the cheapest variant's figure ("from")
 
 
-def scheduled_fee(*, amount, currency):
-    """The payment fee the configured schedule gives on ``amount`` (``STRIPE_FEE_PERCENT`` % +
-    ``STRIPE_FEE_FIXED``, read here and nowhere else): the estimates before payment, and the sale posting
-    when the gateway reports no fee. Raises as ``allocation.estimate_fee``."""
-    return allocation.estimate_fee(amount=amount, currency=currency, percent=Decimal(str(settings.STRIPE_FEE_PERCENT)),
-                                   fixed=Decimal(str(settings.STRIPE_FEE_FIXED)))
-
-
 def _weights(rule):
     return [(allocation_.beneficiary_id, allocation_.weight) for allocation_ in rule.allocations.all()]
 
@@ -50,7 +43,7 @@ def line_estimate(*, price, unit_cost, currency, rule, quantity=1):
         return None
     price = quantize(price, currency)
     revenue = quantize(price * quantity, currency)
-    fee = scheduled_fee(amount=revenue, currency=currency)
+    fee = promised_fee(amount=revenue, currency=currency)
     [line] = allocation.compute_breakdown(
         currency=currency,
         lines=[allocation.LineInput(key=1, revenue_excl_tax=revenue, unit_cost=quantize(unit_cost, currency),
@@ -104,7 +97,7 @@ def basket_estimate(basket, *, total=None, rule=None):
             unit_cost=quantize(cost, currency), quantity=line.quantity))
     if total is None:
         total = basket.total_incl_tax
-    fee = scheduled_fee(amount=quantize(total, currency), currency=currency)
+    fee = promised_fee(amount=quantize(total, currency), currency=currency)
     breakdown = allocation.compute_breakdown(currency=currency, lines=lines, fee=fee, share_bps=rule.share_bps,
                                              weights=_weights(rule))
     return Estimate(share_percent=Decimal(rule.share_bps) / 100,

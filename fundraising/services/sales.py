@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from catalog.selectors import unit_costs
 from fundraising import allocation
-from fundraising.estimates import scheduled_fee
 from fundraising.exceptions import LedgerError
+from fundraising.fees import sale_fee
 from fundraising.models import Account, BreakdownPart, OrderLineBreakdown
 from fundraising.money import Fee, normalise, quantize
 from fundraising.selectors import rule_in_force
@@ -76,12 +76,9 @@ def post_sale(*, order, fee: Fee):
             return existing
         currency = normalise(order.currency)
         captured = _oscar_amount(order.total_incl_tax, currency)
-        if not isinstance(fee, Fee):
-            raise TypeError(f"fee must be a Fee(amount, estimated), not {type(fee).__name__}")
-        if fee.amount is None:
-            estimated, fee = True, scheduled_fee(amount=captured, currency=currency)
-        else:
-            estimated, fee = bool(fee.estimated), _amount("fee", fee.amount, currency)
+        # The one fee rule (fundraising.fees), which the promise before payment follows too.
+        posted = sale_fee(reported=fee, amount=captured, currency=currency)
+        estimated, fee = posted.estimated, _amount("fee", posted.amount, currency)
 
         rows = _breakdowns_for_capture(order)
         rule = rows[0].rule

@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from fundraising import allocation
-from fundraising.estimates import Estimate, scheduled_fee
+from fundraising.estimates import Estimate
+from fundraising.fees import promised_fee
 from fundraising.models import OrderLineBreakdown
 from fundraising.money import normalise, quantize
 from shop.payments.services import CANCELLED, PAID, PENDING, REFUNDED
@@ -77,7 +78,7 @@ def expected_donation(order):
     rule, share_bps = rows[0].rule, rows[0].share_bps
     currency = normalise(order.currency)
     try:
-        fee = scheduled_fee(amount=quantize(order.total_incl_tax, currency), currency=currency)
+        fee = promised_fee(amount=quantize(order.total_incl_tax, currency), currency=currency)
         breakdown = allocation.compute_breakdown(
             currency=currency,
             lines=[allocation.LineInput(key=row.line_id, revenue_excl_tax=row.revenue_excl_tax,
