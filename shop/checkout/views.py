@@ -25,6 +25,7 @@ from oscar.apps.checkout import views as oscar_views
 from oscar.core.loading import get_model
 
 from shop.checkout import declines, emails, orders, placement
+from shop.checkout.stock import OutOfStock
 from shop.payments import services as payments
 
 logger = logging.getLogger("shop.checkout")
@@ -62,6 +63,16 @@ class PaymentDetailsView(oscar_views.PaymentDetailsView):
             return super(PaymentDetailsView, self).place_order(*args, **kwargs)
 
         return placement.place_order(basket=kwargs["basket"], write_order=write_order)
+
+    def handle_order_placement(self, order_number, *args, **kwargs):
+        try:
+            return super().handle_order_placement(order_number, *args, **kwargs)
+        except OutOfStock as exc:
+            # A fan beaten to the last units: an expected outcome of a sale (dozens a minute in a flash
+            # sale), not the ERROR with a traceback Oscar logs for any UnableToPlaceOrder. The same page.
+            logger.info("Order #%s not placed: %s", order_number, exc)
+            self.restore_frozen_basket()
+            return self.render_preview(self.request, error=str(exc))
 
     def handle_successful_order(self, order):
         # This email says the order waits for its money and links to the payment page; the confirmation is

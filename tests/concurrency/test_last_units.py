@@ -104,7 +104,7 @@ def test_fifty_fans_racing_for_the_last_ten_units_never_oversell(stripe_peer):
 
 
 def test_a_basket_wanting_more_than_is_left_is_refused_at_placement_and_nothing_is_written(client, p6_catalogue,
-                                                                                           stripe_peer):
+                                                                                           stripe_peer, caplog):
     # given a fan at the preview with 3 units when, meanwhile, only 2 are left (another order took them)
     record = StockRecord.objects.select_related("product").get(partner_sku=support.TEE)
     StockRecord.objects.filter(pk=record.pk).update(num_in_stock=5, num_allocated=0)
@@ -126,6 +126,7 @@ def test_a_basket_wanting_more_than_is_left_is_refused_at_placement_and_nothing_
         return real(*args, **kwargs)
 
     stock.StockRecord.objects.select_for_update = others_bought_three
+    caplog.set_level("INFO")
     try:
         response = client.post(reverse("checkout:preview"), {"action": "place_order"})
     finally:
@@ -134,6 +135,9 @@ def test_a_basket_wanting_more_than_is_left_is_refused_at_placement_and_nothing_
     # then the preview says it is out of stock for that quantity, and no order, address or allocation is written
     assert response.status_code == 200
     assert "is out of stock for the quantity you chose: only 2 left" in response.content.decode()
+    # and the log says so once, as information: an expected outcome, not an error with a traceback
+    refusals = [r for r in caplog.records if "not placed" in r.getMessage() or "unable to place" in r.getMessage()]
+    assert [(r.levelname, r.exc_info) for r in refusals] == [("INFO", None)]
     assert Order.objects.count() == 0
     assert get_model("order", "ShippingAddress").objects.count() == 0
     record.refresh_from_db()
