@@ -150,16 +150,24 @@ def main():
                 note = ""
                 if page == "catalogue list":
                     note = "unequal work: stock lists 0 products (Haystack simple backend), ours lists 5"
+                # Issue 15's targets: the fan pages at most half stock's median and at least twice its
+                # throughput; basket add no slower than stock's.
+                limit = 1.0 if page == "basket add" else 0.5
+                throughput = rps["ours"] / rps["stock"]
                 record("storefront", f"{page} median ours / stock (1 connection)",
                        f"{med['ours']:.1f} / {med['stock']:.1f}", "ms",
-                       target="ratio <= 1.05", ok=ratio <= 1.05, ratio=round(ratio, 2), note=note)
+                       target=f"ratio <= {limit}", ok=ratio <= limit, ratio=round(ratio, 2), note=note)
                 record("storefront", f"{page} req/s ours / stock (8 connections)",
-                       f"{rps['ours']:.0f} / {rps['stock']:.0f}",
-                       "req/s", ratio=round(rps["ours"] / rps["stock"], 2),
+                       f"{rps['ours']:.0f} / {rps['stock']:.0f}", "req/s",
+                       target=None if page == "basket add" else "ratio >= 2",
+                       ok=None if page == "basket add" else throughput >= 2, ratio=round(throughput, 2),
                        note=f"median under that load: {med8['ours']:.0f} / {med8['stock']:.0f} ms")
-                record("storefront", f"{page} queries @10 / @200 products (ours)", f"{q['ours'][0]} / {q['ours'][1]}",
+                record("storefront", f"{page} queries @10 / @200 products (ours, page built)",
+                       f"{q['ours'][0]} / {q['ours'][1]}",
                        "queries", target="independent of products", ok=q["ours"][0] == q["ours"][1],
-                       note=f"stock Oscar: {q['stock'][0]} / {q['stock'][1]}")
+                       note=f"stock Oscar: {q['stock'][0]} / {q['stock'][1]}"
+                            + (f"; ours from the page cache: {counts['ours']['cached'].get(key, '-')}"
+                               if "cached" in counts["ours"] else ""))
         ceiling_row(ours_env, log_dir)
     finally:
         for proc in procs:
