@@ -64,13 +64,7 @@ def product_estimate(product, *, rule=None):
         records = buyable_variants(records.filter(product__parent=product, product__is_public=True))
     else:
         records = list(records.filter(product=product))
-    costs = unit_costs({record.pk: record.price_currency for record in records})
-    figures = {}
-    for record in records:
-        amount = line_estimate(price=record.price, unit_cost=costs.get(record.pk), currency=record.price_currency,
-                               rule=rule)
-        if amount is not None:
-            figures[record.pk] = amount
+    figures = stock_record_estimates(records, rule=rule)
     if not figures:
         return None
     record = cheapest([record for record in records if record.pk in figures])
@@ -78,6 +72,21 @@ def product_estimate(product, *, rule=None):
         share_percent=Decimal(rule.share_bps) / 100, amount=figures[record.pk], currency=record.price_currency,
         is_from=product.is_parent and len(set(figures.values())) > 1,
     )
+
+
+def stock_record_estimates(records, *, rule):
+    """``{stock record id: donation of one item}`` for the priced ``records`` that have a unit cost (one query:
+    the unit costs); empty without a rule."""
+    if rule is None:
+        return {}
+    costs = unit_costs({record.pk: record.price_currency for record in records})
+    figures = {}
+    for record in records:
+        amount = line_estimate(price=record.price, unit_cost=costs.get(record.pk), currency=record.price_currency,
+                               rule=rule)
+        if amount is not None:
+            figures[record.pk] = amount
+    return figures
 
 
 def basket_estimate(basket, *, total=None, rule=None):

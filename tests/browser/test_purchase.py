@@ -20,11 +20,8 @@ DECLINED_CARD = "4000000000000341"
 def checkout_tshirt_as_guest(page, shop, *, colour="Black", size="M"):
     page.goto(f"{shop}/")
     page.click("text=P6 Unisex T-shirt")
-    page.wait_for_selector("select[name=child_id] option >> nth=1", state="attached")  # the product page loaded
-    options = page.eval_on_selector_all(
-        "select[name=child_id] option", "els => els.map(e => [e.value, e.textContent.trim()])")
-    value = next(v for v, label in options if f"Size: {size}," in label + "," and f"Colour: {colour}" in label)
-    page.select_option("select[name=child_id]", value)
+    page.click(f"#add_to_basket_form label.p6-swatch:has-text('{colour}')")  # the colour's swatch
+    page.select_option("select[name=size]", size)
     page.click("#add_to_basket_form button[type=submit]")
     page.goto(f"{shop}/basket/")
     page.click("text=Proceed to checkout")
