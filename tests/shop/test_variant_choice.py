@@ -190,3 +190,13 @@ def test_the_page_is_in_french_with_french_prices(client, campaign):
     options = variant_options(html)
     assert options[("Black", "XXL")]["price"].replace("\u202f", " ").replace("\xa0", " ") == "32,00 $US"
     assert options[("Black", "XXL")]["donation"].replace("\u202f", " ").replace("\xa0", " ") == "9,01 $US"
+
+
+def test_the_choice_is_in_russian(client, campaign):
+    html = " ".join(client.get(tee().get_absolute_url(), HTTP_ACCEPT_LANGUAGE="ru").content.decode().split())
+    assert "<legend class=\"col-form-label\">Цвет</legend>" in html
+    assert "Выберите размер" in html and "Таблица размеров" in html and "Ширина груди (см)" in html
+    response = client.post(reverse("basket:add", kwargs={"pk": tee().pk}), {"quantity": 1},
+                           HTTP_ACCEPT_LANGUAGE="ru", follow=True)
+    assert messages_of(response) == ["Пожалуйста, выберите цвет и размер."]
+    assert lines() == []
