@@ -127,3 +127,20 @@ def variants(product):
                 product["size_price"].get(size, product["price"]),
                 product["size_cost"].get(size, product["unit_cost"]),
             )
+
+# Shipping weight in kg per product (by the UPC of the standalone or parent product: a variant weighs what its
+# parent does), read by shop/shipping.py's scale; any other product weighs its zone's default weight. Not a product
+# attribute: Oscar lists every attribute in a variant's summary (the size select, basket and order lines).
+DEFAULT_WEIGHT = "0.500"
+WEIGHTS = {"P6-TEE": "0.200", "P6-HOOD": "0.600", "P6-TANK": "0.150", "P6-TOTE": "0.150", "P6-PIN": "0.020"}
+
+# Shipping zones: Oscar weight-based methods (editable by staff in the dashboard, Shipping charges). A zone with
+# no countries serves every shipping country no other zone names. Bands: (upper weight limit in kg, charge).
+SHIPPING_ZONES = [
+    {"code": "p6-us", "name": "United States", "countries": ["US"],
+     "bands": [("0.500", "5.00"), ("1.000", "8.00"), ("5.000", "12.00")]},
+    {"code": "p6-eu-uk", "name": "European Union and United Kingdom", "countries": ["FR", "DE", "NL", "SE", "GB"],
+     "bands": [("0.500", "9.00"), ("1.000", "14.00"), ("5.000", "22.00")]},
+    {"code": "p6-world", "name": "Russia and the rest of the world", "countries": [],
+     "bands": [("0.500", "12.00"), ("1.000", "19.00"), ("5.000", "30.00")]},
+]

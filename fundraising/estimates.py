@@ -2,8 +2,8 @@
 
 Before payment the donation is *estimated* with the same arithmetic as a sale
 (``allocation.compute_breakdown``), the rule in force now and the sale's fee rule with no fee reported yet
-(``fees.promised_fee``: the configured schedule on the amount paid, which the posting also uses whenever
-Stripe reports no fee). After payment it is read from the order's breakdown
+(``fees.promised_fee``: the configured schedule on the amount paid less shipping, which the posting also
+uses whenever Stripe reports no fee). After payment it is read from the order's breakdown
 rows, which the sale posting completed.
 """
 
@@ -89,7 +89,7 @@ def stock_record_estimates(records, *, rule):
     return figures
 
 
-def basket_estimate(basket, *, total=None, rule=None):
+def basket_estimate(basket, *, total=None, rule=None, shipping=None):
     """The expected donation of the basket's lines (fee estimated on ``total``, default the basket's)."""
     rule = rule or rule_in_force()
     if rule is None or basket is None or basket.is_empty:
@@ -106,7 +106,8 @@ def basket_estimate(basket, *, total=None, rule=None):
             unit_cost=quantize(cost, currency), quantity=line.quantity))
     if total is None:
         total = basket.total_incl_tax
-    fee = promised_fee(amount=quantize(total, currency), currency=currency)
+    fee = promised_fee(amount=quantize(total, currency), currency=currency,
+                       shipping=quantize(shipping or Decimal(0), currency))
     breakdown = allocation.compute_breakdown(currency=currency, lines=lines, fee=fee, share_bps=rule.share_bps,
                                              weights=_weights(rule))
     return Estimate(share_percent=Decimal(rule.share_bps) / 100,

@@ -1,7 +1,8 @@
 """Oscar's class loader, with the few classes that must change replaced without forking their app: the dashboard's
 order status form and event handler (shop/payments/dashboard/status.py), and the OrderCreator that writes an
 order's lines in bulk (shop/checkout/ordercreator.py; every placement path gets it from get_class), and the
-add-to-basket forms that let a fan choose a variant by colour and size (shop/variants.py). Set as
+add-to-basket forms that let a fan choose a variant by colour and size (shop/variants.py), the shipping
+repository by zone and weight and the shipping address form's default country (shop/shipping.py). Set as
 OSCAR_DYNAMIC_CLASS_LOADER."""
 
 from django.utils.module_loading import import_string
@@ -13,6 +14,8 @@ OVERRIDES = {
     ("order.utils", "OrderCreator"): "shop.checkout.ordercreator.OrderCreator",
     ("basket.forms", "AddToBasketForm"): "shop.variants.AddToBasketForm",
     ("basket.forms", "SimpleAddToBasketForm"): "shop.variants.SimpleAddToBasketForm",
+    ("shipping.repository", "Repository"): "shop.shipping.Repository",
+    ("checkout.forms", "ShippingAddressForm"): "shop.shipping.ShippingAddressForm",
 }
 
 

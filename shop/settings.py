@@ -477,3 +477,21 @@ SHOP_ALERT_EMAIL = os.environ.get("SHOP_ALERT_EMAIL", "")
 # Fan pages (home, catalogue, categories, product pages) cached whole for anonymous visitors with an empty
 # basket, at most this long (0 turns the page cache off); shop/pagecache/pages.py says what invalidates them.
 SHOP_PAGE_CACHE_SECONDS = int(os.environ.get("SHOP_PAGE_CACHE_SECONDS", "300"))
+
+# Shipping (shop/shipping.py): a new shipping address starts in this country unless the fan's language names one
+# (fr -> FR, ru -> RU); baskets whose total (excl. tax, after discounts) reaches SHOP_FREE_SHIPPING_OVER ship
+# free (empty: never). The rates by zone and weight are Oscar's weight-based methods, seeded by
+# load_p6_catalogue and edited by staff in the dashboard (Fulfilment > Shipping charges). Prices include all
+# taxes (shop/partner/strategy.py): no tax is added at checkout for any destination.
+SHOP_DEFAULT_COUNTRY = os.environ.get("SHOP_DEFAULT_COUNTRY", "US")
+SHOP_FREE_SHIPPING_OVER = os.environ.get("SHOP_FREE_SHIPPING_OVER", "100.00")
+# Oscar leaves its "Shipping charges" dashboard out of the menu (weight-based methods are not in its default
+# repository); ours uses them, so staff find them under Fulfilment. A copy: oscar.defaults' dicts stay untouched.
+OSCAR_DASHBOARD_NAVIGATION = [
+    {**entry, "children": [*entry["children"], {"label": _("Shipping charges"),
+                                                "url_name": "dashboard:shipping-method-list"}]}
+    if entry.get("url_name") is None and "children" in entry
+    and any(child.get("url_name") == "dashboard:order-list" for child in entry["children"])
+    else entry
+    for entry in OSCAR_DASHBOARD_NAVIGATION
+]

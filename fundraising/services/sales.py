@@ -77,7 +77,9 @@ def post_sale(*, order, fee: Fee):
         currency = normalise(order.currency)
         captured = _oscar_amount(order.total_incl_tax, currency)
         # The one fee rule (fundraising.fees), which the promise before payment follows too.
-        posted = sale_fee(reported=fee, amount=captured, currency=currency)
+        # Shipping is pass-through, and so is the fee on it (fundraising.fees).
+        posted = sale_fee(reported=fee, amount=captured, currency=currency,
+                          shipping=_oscar_amount(order.shipping_incl_tax, currency))
         estimated, fee = posted.estimated, _amount("fee", posted.amount, currency)
 
         rows = _breakdowns_for_capture(order)

@@ -17,10 +17,11 @@ def product_donation(product):
 
 
 @register.simple_tag
-def basket_donation(basket, total=None):
-    """``Estimate`` of the basket's donation (fee estimated on ``total`` when given: the order total)."""
+def basket_donation(basket, total=None, shipping=None):
+    """``Estimate`` of the basket's donation (fee estimated on ``total`` when given: the order total, of which
+    ``shipping`` is pass-through)."""
     try:
-        return estimates.basket_estimate(basket, total=total)
+        return estimates.basket_estimate(basket, total=total, shipping=shipping)
     except (TypeError, ValueError):
         return None
 

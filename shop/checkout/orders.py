@@ -78,7 +78,8 @@ def expected_donation(order):
     rule, share_bps = rows[0].rule, rows[0].share_bps
     currency = normalise(order.currency)
     try:
-        fee = promised_fee(amount=quantize(order.total_incl_tax, currency), currency=currency)
+        fee = promised_fee(amount=quantize(order.total_incl_tax, currency), currency=currency,
+                           shipping=quantize(order.shipping_incl_tax, currency))
         breakdown = allocation.compute_breakdown(
             currency=currency,
             lines=[allocation.LineInput(key=row.line_id, revenue_excl_tax=row.revenue_excl_tax,

@@ -35,6 +35,20 @@ Order = get_model("order", "Order")
 PAYABLE_ORDERS_SESSION_KEY = "p6_payable_orders"
 
 
+class ShippingMethodView(oscar_views.ShippingMethodView):
+    """The shipping rate is shown before the preview: Oscar skips this step whenever one method applies, which
+    with one zone per country (shop/shipping.py) is always; here only a single *free* method is skipped, and a
+    charged one is shown with its cost for the fan to select."""
+
+    def get(self, request, *args, **kwargs):
+        if request.basket.is_shipping_required() and self.checkout_session.is_shipping_address_set():
+            methods = self.get_available_shipping_methods()
+            if len(methods) == 1 and methods[0].calculate(request.basket).incl_tax > 0:
+                self._methods = methods
+                return super(oscar_views.ShippingMethodView, self).get(request, *args, **kwargs)
+        return super().get(request, *args, **kwargs)
+
+
 class PaymentMethodView(oscar_views.PaymentMethodView):
     """Cards only: straight on to the preview (the card is taken after the order is placed)."""
 

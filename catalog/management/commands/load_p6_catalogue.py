@@ -30,6 +30,7 @@ ProductCategory = get_model("catalogue", "ProductCategory")
 ProductImage = get_model("catalogue", "ProductImage")
 Category = get_model("catalogue", "Category")
 Country = get_model("address", "Country")
+WeightBased = get_model("shipping", "WeightBased")
 
 IMAGES_DIR = Path(__file__).resolve().parents[2] / "seed" / "images"
 
@@ -48,6 +49,7 @@ class Command(BaseCommand):
             categories = {path: self.ensure_category(path, description) for path, description in data.CATEGORIES}
             for spec in data.PRODUCTS:
                 self.ensure_product(spec, partner, classes[spec["class"]], categories[spec["category"]])
+            self.ensure_shipping_zones()
         if self.created:
             for line in self.created:
                 self.stdout.write(f"created {line}")
@@ -158,6 +160,20 @@ class Command(BaseCommand):
         if not UnitCost.objects.filter(stockrecord=record).exists():
             UnitCost.objects.create(stockrecord=record, amount=Decimal(cost), currency=record.price_currency)
             self.created.append(f"unit cost: {sku} {cost} {record.price_currency}")
+
+    def ensure_shipping_zones(self):
+        # A zone is created once, with its bands and countries; staff edit it afterwards in the dashboard
+        # (Shipping charges), and a later run never overwrites it.
+        for zone in data.SHIPPING_ZONES:
+            method, created = WeightBased.objects.get_or_create(
+                code=zone["code"], defaults={"name": zone["name"], "default_weight": Decimal(data.DEFAULT_WEIGHT)},
+            )
+            if not created:
+                continue
+            method.countries.set(Country.objects.filter(iso_3166_1_a2__in=zone["countries"]))
+            for upper, charge in zone["bands"]:
+                method.bands.create(upper_limit=Decimal(upper), charge=Decimal(charge))
+            self.created.append(f"shipping zone: {zone['name']}")
 
     def attach_image(self, product, filename):
         with open(IMAGES_DIR / filename, "rb") as fh:
