@@ -144,3 +144,93 @@ SHIPPING_ZONES = [
     {"code": "p6-world", "name": "Russia and the rest of the world", "countries": [],
      "bands": [("0.500", "12.00"), ("1.000", "19.00"), ("5.000", "30.00")]},
 ]
+
+# --- Translations (issue 16, item 2) ----------------------------------------------------------------------------
+# French and Russian for what the fan reads; English is the text above. `load_p6_catalogue` writes a translation
+# only where it is empty, so a translation staff have edited in the dashboard is never overwritten. Keyed by the
+# English text (or the UPC for products): a name staff renamed in English keeps its own translations.
+LANGUAGES = ("fr", "ru")
+
+PRINCIPLE_6_TRANSLATED = {
+    "fr": (
+        "<p>Le <strong>Principe 6</strong> de la Charte olympique dit : <em>« La jouissance des droits et libertés "
+        "reconnus dans la présente Charte olympique doit être assurée sans discrimination d'aucune sorte, notamment "
+        "en raison de la race, la couleur, le sexe, l'orientation sexuelle, la langue, la religion, les opinions "
+        "politiques ou autres, l'origine nationale ou sociale, la fortune, la naissance ou toute autre situation. »"
+        "</em></p>"
+        "<p>En 2014, avant les Jeux olympiques d'hiver de Sotchi et la loi russe contre la « propagande gay », "
+        "athlètes et fans ont porté les propres mots de la Charte olympique : la campagne P6 permettait à chacun de "
+        "protester contre la discrimination sans enfreindre les règles olympiques interdisant les déclarations "
+        "politiques. Les vêtements sont fabriqués par American Apparel ; une part du bénéfice de chaque article va "
+        "aux groupes LGBT russes, et cette boutique montre exactement combien.</p>"
+    ),
+    "ru": (
+        "<p><strong>Принцип 6</strong> Олимпийской хартии гласит: <em>«Пользование правами и свободами, "
+        "изложенными в настоящей Олимпийской хартии, должно быть обеспечено без какой бы то ни было дискриминации "
+        "по признаку расы, цвета кожи, пола, сексуальной ориентации, языка, религии, политических или иных "
+        "убеждений, национального или социального происхождения, имущественного положения, рождения или иного "
+        "статуса».</em></p>"
+        "<p>В 2014 году, накануне зимних Олимпийских игр в Сочи и российского закона против «гей-пропаганды», "
+        "спортсмены и болельщики надели слова самой Олимпийской хартии: кампания P6 позволила каждому выступить "
+        "против дискриминации, не нарушая олимпийских правил о политических заявлениях. Одежду шьёт American "
+        "Apparel; часть прибыли с каждой вещи идёт российским ЛГБТ-группам, и этот магазин показывает, сколько "
+        "именно.</p>"
+    ),
+}
+
+#: UPC: {language: (title, summary)}
+PRODUCTS_TRANSLATED = {
+    "P6-TEE": {
+        "fr": ("T-shirt unisexe P6", "T-shirt col rond en jersey fin, le texte entier du Principe 6 sur la poitrine."),
+        "ru": ("Футболка унисекс P6", "Футболка из тонкого джерси с круглым вырезом и полным текстом Принципа 6 "
+                                      "на груди."),
+    },
+    "P6-HOOD": {
+        "fr": ("Sweat à capuche P6", "Sweat zippé à capuche en molleton épais, « P6 » devant, le Principe 6 dans "
+                                     "le dos."),
+        "ru": ("Худи P6", "Плотное флисовое худи на молнии: «P6» спереди, Принцип 6 на спине."),
+    },
+    "P6-TANK": {
+        "fr": ("Débardeur P6", "Débardeur léger dos nageur avec le logo P6."),
+        "ru": ("Майка P6", "Лёгкая майка-борцовка со знаком P6."),
+    },
+    "P6-TOTE": {
+        "fr": ("Sac cabas P6", "Sac cabas en toile de coton naturel imprimé du Principe 6."),
+        "ru": ("Сумка-шоппер P6", "Сумка-шоппер из натурального хлопкового холста с текстом Принципа 6."),
+    },
+    "P6-PIN": {
+        "fr": ("Pin's émaillé P6", "Pin's en émail dur, 25 mm, avec le logo P6 arc-en-ciel."),
+        "ru": ("Эмалированный значок P6", "Значок из твёрдой эмали, 25 мм, с радужным знаком P6."),
+    },
+}
+
+#: English category name: {language: (name, description)}
+CATEGORIES_TRANSLATED = {
+    "Apparel": {"fr": ("Vêtements", "T-shirts, sweats et débardeurs imprimés du texte du Principe 6."),
+                "ru": ("Одежда", "Футболки, худи и майки с текстом Принципа 6.")},
+    "T-shirts": {"fr": ("T-shirts", "T-shirts P6."), "ru": ("Футболки", "Футболки P6.")},
+    "Hoodies": {"fr": ("Sweats à capuche", "Sweats à capuche P6."), "ru": ("Худи", "Худи P6.")},
+    "Tank tops": {"fr": ("Débardeurs", "Débardeurs P6."), "ru": ("Майки", "Майки P6.")},
+    "Accessories": {"fr": ("Accessoires", "Sacs et pin's qui portent le Principe 6."),
+                    "ru": ("Аксессуары", "Сумки и значки с Принципом 6.")},
+}
+
+#: English name of a product type, an attribute or a colour: {language: name}
+NAMES_TRANSLATED = {
+    "Apparel": {"fr": "Vêtements", "ru": "Одежда"},
+    "Accessory": {"fr": "Accessoire", "ru": "Аксессуар"},
+    "Size": {"fr": "Taille", "ru": "Размер"},
+    "Colour": {"fr": "Couleur", "ru": "Цвет"},
+    "Black": {"fr": "Noir", "ru": "Чёрный"},
+    "White": {"fr": "Blanc", "ru": "Белый"},
+    "Heather Grey": {"fr": "Gris chiné", "ru": "Серый меланж"},
+    "Navy": {"fr": "Bleu marine", "ru": "Тёмно-синий"},
+}
+
+#: The option group holding the colours (an option's English name is what a fan's choice posts).
+COLOUR_GROUP = "Colour"
+
+#: The About P6 page: a flat page at this address, its text per language rendered from shop/about_body.html
+#: (whose strings are translated in locale/), so the seeded page reads as the template did.
+ABOUT_URL = "/about-p6/"
+ABOUT_TEMPLATE = "shop/about_body.html"

@@ -9,12 +9,15 @@ as Oscar's (`catalogue:index`, `catalogue:category`, `search:search`) because sh
 paths here first.
 """
 
+import re
+
 from django.conf import settings
 from django.db.models import Q
 from django.http import Http404, HttpResponsePermanentRedirect
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import ListView
+from modeltranslation.utils import get_language as active_language
 from oscar.apps.catalogue import views as oscar_catalogue_views
 from oscar.core.loading import get_class, get_model
 
@@ -90,7 +93,7 @@ class ProductCategoryView(ProductListView):
 
 
 class ProductSearchView(ProductListView):
-    """Search by words in the title, description or SKU (Oscar's `search:search`)."""
+    """Search by words in the title, description or SKU, in the fan's language or English (Oscar's `search:search`)."""
 
     max_terms = 8
 
@@ -100,11 +103,17 @@ class ProductSearchView(ProductListView):
     def get_queryset(self):
         self.query = self.request.GET.get("q", "").strip()[:200]
         qs = self.products()
+        # The fan's language and English (what a product shows when it has no translation), named explicitly:
+        # django-modeltranslation would rewrite `title` to the active language's column alone.
+        # A regular expression of the escaped word rather than icontains: SQLite's LIKE folds ASCII letters only
+        # ("футболка" would miss "Футболка"); iregex is Python's re there and PostgreSQL's ~*, both Unicode-aware.
+        languages = dict.fromkeys([active_language(), settings.MODELTRANSLATION_DEFAULT_LANGUAGE])
         for term in self.query.split()[: self.max_terms]:
-            qs = qs.filter(
-                Q(title__icontains=term) | Q(description__icontains=term) | Q(upc__icontains=term)
-                | Q(children__upc__icontains=term)
-            )
+            matches = Q(upc__icontains=term) | Q(children__upc__icontains=term)
+            word = re.escape(term)
+            for lang in languages:
+                matches |= Q(**{f"title_{lang}__iregex": word}) | Q(**{f"description_{lang}__iregex": word})
+            qs = qs.filter(matches)
         return qs.distinct()
 
     def get_context_data(self, **kwargs):

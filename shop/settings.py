@@ -67,6 +67,8 @@ ATOMIC_REQUESTS = False
 
 # --- Applications ----------------------------------------------------------------------------------
 INSTALLED_APPS = [
+    # Before the admin and Oscar, as it asks: the catalogue and About page per language (catalog/translation.py).
+    "modeltranslation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -223,6 +225,17 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French")), ("ru", _("Russian"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+
+# The catalogue (titles, descriptions, categories, product types, attribute names, colour options) and the About
+# page are stored per language by django-modeltranslation (catalog/translation.py): a `title_fr` column beside
+# `title`, and so on. A field shows in the fan's language, English when it has no translation.
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_LANGUAGES = ("en", "fr", "ru")
+MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
+# The translated columns live in Oscar's catalogue tables and Django's flatpages table, whose migrations are in
+# site-packages: ours are their migrations, copied unchanged, plus the ones adding the columns. An Oscar upgrade
+# that adds a catalogue migration must have it copied here (catalog/catalogue_migrations/README).
+MIGRATION_MODULES = {"catalogue": "catalog.catalogue_migrations", "flatpages": "catalog.flatpages_migrations"}
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"

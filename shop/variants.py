@@ -9,6 +9,10 @@ resolves the variant on the server from the posted colour and size, so the page 
 The ``child_id`` field stays: the API, scripts and tests post a variant's id directly. It is optional
 now, and the colour and size are used when it is empty; when both are posted they must agree.
 
+A colour is posted by its English name (the option's `option_en`), whatever the fan's language, and shown by its
+name in that language (catalog/translation.py): a link or a form posted from another language's page still
+chooses the same shirt.
+
 Everything the page shows from here depends only on the catalogue, the stock of the variants (sold out or
 not) and the language, which the page cache's key covers (shop/pagecache/pages.py).
 """
@@ -29,7 +33,8 @@ COLOUR, SIZE = "colour", "size"
 @dataclass(frozen=True)
 class Variant:
     product: object
-    colour: str | None
+    colour: str | None  # the key posted: the colour's English name
+    colour_label: str | None  # its name in the fan's language
     size: str | None
     price: Decimal | None
     currency: str | None
@@ -43,10 +48,16 @@ class Variant:
 
 
 def _attribute(child, code):
+    """(key, label) of the child's ``code`` attribute: an option's English name and its name in the active
+    language; a text value is both. (None, None) when the child has no such value."""
     for value in child.get_attribute_values():
         if value.attribute.code == code:
-            return str(value.value_as_text)
-    return None
+            option = value.value_option if value.attribute.is_option else None
+            if option is not None:
+                return (option.option_en or option.option), str(option.option)
+            text = str(value.value_as_text)
+            return text, text
+    return None, None
 
 
 def public_children(product):
@@ -64,8 +75,9 @@ def variants_of(product, strategy):
     for child in public_children(product):
         info = strategy.fetch_for_product(child)
         price = info.price.excl_tax if info.price.exists else None
+        colour, colour_label = _attribute(child, COLOUR)
         result.append(Variant(
-            product=child, colour=_attribute(child, COLOUR), size=_attribute(child, SIZE), price=price,
+            product=child, colour=colour, colour_label=colour_label, size=_attribute(child, SIZE)[0], price=price,
             currency=info.price.currency if info.price.exists else None, stockrecord=info.stockrecord,
             available=info.availability.is_available_to_buy, availability=str(info.availability.message),
         ))
@@ -76,6 +88,7 @@ class AddToBasketForm(oscar_forms.AddToBasketForm):
     def _create_parent_product_fields(self, product):
         self.variants = variants_of(product, self.basket.strategy)
         self.colours = list(dict.fromkeys(v.colour for v in self.variants if v.colour))
+        self.colour_labels = {v.colour: v.colour_label for v in self.variants if v.colour}
         self.sizes = sorted({v.size for v in self.variants if v.size}, key=size_key)
         #: Colour and size choose the variant when every variant has both (the P6 apparel); else the flat list.
         self.by_colour_and_size = bool(self.variants) and all(v.colour and v.size for v in self.variants)
@@ -87,7 +100,7 @@ class AddToBasketForm(oscar_forms.AddToBasketForm):
         )
         if self.by_colour_and_size:
             self.fields[COLOUR] = forms.ChoiceField(
-                choices=[(c, c) for c in self.colours], label=_("Colour"), required=False,
+                choices=[(c, self.colour_labels[c]) for c in self.colours], label=_("Colour"), required=False,
                 widget=forms.RadioSelect)
             self.fields[SIZE] = forms.ChoiceField(
                 choices=[("", _("Choose a size"))] + [(s, s) for s in self.sizes], label=_("Size"), required=False)
@@ -119,7 +132,7 @@ class AddToBasketForm(oscar_forms.AddToBasketForm):
             if not variant.available:
                 raise forms.ValidationError(
                     _("%(colour)s in size %(size)s is sold out: please choose another colour or size.")
-                    % {"colour": colour, "size": size})
+                    % {"colour": variant.colour_label, "size": size})
             self.child_product = variant.product
         elif (colour or size) and self._chosen(child) != (colour, size):
             raise forms.ValidationError(_("Please choose the colour and the size again."))
@@ -143,7 +156,7 @@ class AddToBasketForm(oscar_forms.AddToBasketForm):
                 return variant
         raise forms.ValidationError(
             _("%(colour)s is not made in size %(size)s: please choose another colour or size.")
-            % {"colour": colour, "size": size})
+            % {"colour": self.colour_labels.get(colour, colour), "size": size})
 
 
 class SimpleAddToBasketForm(oscar_forms.SimpleAddToBasketMixin, AddToBasketForm):

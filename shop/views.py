@@ -1,3 +1,5 @@
+from django.contrib.flatpages.models import FlatPage
+from django.contrib.sites.shortcuts import get_current_site
 from django.views.generic import ListView, TemplateView
 from oscar.core.loading import get_model
 
@@ -21,9 +23,16 @@ class HomeView(CachedPageMixin, ListView):
 
 
 class AboutView(CachedPageMixin, TemplateView):
-    """What Principle 6 is and where the money goes (cached: shop/pagecache)."""
+    """What Principle 6 is and where the money goes (cached: shop/pagecache): the flat page at this address, in the
+    fan's language (staff edit it under Content > Pages; load_p6_catalogue seeds it), else the template's text."""
 
     def get(self, request, *args, **kwargs):
         return self.cached_get(request, lambda: super(AboutView, self).get(request, *args, **kwargs))
 
     template_name = "shop/about.html"
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        site = get_current_site(self.request)
+        ctx["page"] = FlatPage.objects.filter(url=self.request.path, sites=site).first()
+        return ctx

@@ -18,7 +18,9 @@ WATCHED_APPS = ("catalogue", "catalog", "reviews")
 #: And these, by "app_label.ModelName" (not the partner's stock alerts, opened and closed by sales; not the
 #: fundraising ledger, which changes with every sale).
 WATCHED_MODELS = ("partner.StockRecord", "partner.Partner", "fundraising.ShareRule",
-                  "fundraising.ShareRuleBeneficiary", "fundraising.Beneficiary")
+                  "fundraising.ShareRuleBeneficiary", "fundraising.Beneficiary",
+                  # the About P6 page, which staff edit under Content > Pages
+                  "flatpages.FlatPage")
 
 
 def watched_models():

@@ -21,7 +21,8 @@ def variant_choice(form):
     chosen_colour, chosen_size = form["colour"].value(), form["size"].value()
     return {
         "colours": [
-            {"name": colour, "swatch": SWATCHES.get(colour, NEUTRAL_SWATCH), "checked": colour == chosen_colour,
+            {"name": colour, "label": form.colour_labels[colour], "swatch": SWATCHES.get(colour, NEUTRAL_SWATCH),
+             "checked": colour == chosen_colour,
              "sold_out": not any(v.available for v in variants if v.colour == colour)}
             for colour in form.colours
         ],

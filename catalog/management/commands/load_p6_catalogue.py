@@ -2,7 +2,9 @@
 
 Idempotent: each object is looked up by its natural key (partner name, product class slug, category path,
 product UPC, stock record SKU) and only created when missing. Existing objects are never modified, so
-staff edits (prices, stock, costs) survive a re-run. Also makes sure the shop can check out: the country
+staff edits (prices, stock, costs) survive a re-run. The French and Russian texts (catalog/p6_catalogue.py)
+are written only where a translation is empty, so a translation staff edited is never overwritten either;
+the About P6 page is seeded the same way, in three languages. Also makes sure the shop can check out: the country
 list (`oscar_populate_countries`), the shipping countries and the Site's name.
 """
 
@@ -10,11 +12,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.flatpages.models import FlatPage
 from django.contrib.sites.models import Site
 from django.core.files import File
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.text import slugify
 from oscar.core.loading import get_model
 
@@ -29,6 +34,8 @@ Product = get_model("catalogue", "Product")
 ProductCategory = get_model("catalogue", "ProductCategory")
 ProductImage = get_model("catalogue", "ProductImage")
 Category = get_model("catalogue", "Category")
+AttributeOptionGroup = get_model("catalogue", "AttributeOptionGroup")
+AttributeOption = get_model("catalogue", "AttributeOption")
 Country = get_model("address", "Country")
 WeightBased = get_model("shipping", "WeightBased")
 
@@ -39,17 +46,24 @@ class Command(BaseCommand):
     help = "Load the P6 catalogue (idempotent: creates only what is missing and prints it)."
 
     def handle(self, *args, **options):
+        # Natural keys are English: look them up and create them in English whatever the shell's language.
+        with translation.override("en"):
+            self.load()
+
+    def load(self):
         self.created = []
         self.currency = settings.OSCAR_DEFAULT_CURRENCY
         self.ensure_countries()
         with transaction.atomic():
             self.ensure_site()
             partner = self.ensure_partner()
+            self.colours = self.ensure_colours()
             classes = {code: self.ensure_product_class(code, spec) for code, spec in data.PRODUCT_CLASSES.items()}
             categories = {path: self.ensure_category(path, description) for path, description in data.CATEGORIES}
             for spec in data.PRODUCTS:
                 self.ensure_product(spec, partner, classes[spec["class"]], categories[spec["category"]])
             self.ensure_shipping_zones()
+            self.ensure_about_page()
         if self.created:
             for line in self.created:
                 self.stdout.write(f"created {line}")
@@ -90,14 +104,36 @@ class Command(BaseCommand):
         )
         if created:
             self.created.append(f"product class: {product_class.name}")
+        self.translate(product_class, name=data.NAMES_TRANSLATED.get(spec["name"], {}))
         for attr_code, attr_name in spec["attributes"]:
-            _, created = ProductAttribute.objects.get_or_create(
+            # A colour is an option of the Colour group (translatable); a size is text (it reads the same).
+            colour = attr_code == "colour"
+            attribute, created = ProductAttribute.objects.get_or_create(
                 product_class=product_class, code=attr_code,
-                defaults={"name": attr_name, "type": ProductAttribute.TEXT, "required": True},
+                defaults={"name": attr_name, "required": True,
+                          "type": ProductAttribute.OPTION if colour else ProductAttribute.TEXT,
+                          "option_group": self.colours[0] if colour else None},
             )
             if created:
                 self.created.append(f"attribute: {product_class.name}.{attr_code}")
+            self.translate(attribute, name=data.NAMES_TRANSLATED.get(attr_name, {}))
         return product_class
+
+    def ensure_colours(self):
+        """The Colour option group and an option per P6 colour: (group, {English name: option})."""
+        group, created = AttributeOptionGroup.objects.get_or_create(name=data.COLOUR_GROUP)
+        if created:
+            self.created.append(f"option group: {group.name}")
+        names = dict.fromkeys(name for spec in data.PRODUCTS for _, name in spec.get("colours", ()))
+        options = {}
+        for name in names:
+            option = AttributeOption.objects.filter(group=group, option_en=name).first()
+            if option is None:
+                option = AttributeOption.objects.create(group=group, option=name)
+                self.created.append(f"colour: {name}")
+            self.translate(option, option=data.NAMES_TRANSLATED.get(name, {}))
+            options[name] = option
+        return group, options
 
     def ensure_category(self, path, description):
         node = None
@@ -110,6 +146,10 @@ class Command(BaseCommand):
                 )
                 self.created.append(f"category: {' > '.join(path[:depth])}")
             node = found
+            name_and_description = data.CATEGORIES_TRANSLATED.get(name, {})
+            self.translate(node, name={lang: text for lang, (text, _) in name_and_description.items()},
+                           description={lang: text for lang, (_, text) in name_and_description.items()}
+                           if depth == len(path) else {})
         return node
 
     def ensure_product(self, spec, partner, product_class, category):
@@ -125,6 +165,12 @@ class Command(BaseCommand):
             )
             ProductCategory.objects.create(product=product, category=category)
             self.created.append(f"product: {product.title}")
+        texts = data.PRODUCTS_TRANSLATED.get(spec["upc"], {})
+        self.translate(
+            product, title={lang: title for lang, (title, _) in texts.items()},
+            description={lang: f"<p>{summary}</p>{data.PRINCIPLE_6_TRANSLATED[lang]}"
+                         for lang, (_, summary) in texts.items()},
+        )
         if not product.images.exists():
             self.attach_image(product, spec["image"])
         if is_parent:
@@ -142,11 +188,15 @@ class Command(BaseCommand):
                 is_public=True,
             )
             child.attr.size = size
-            child.attr.colour = colour
+            child.attr.colour = self.colours[1][colour]
             child.save()
             self.created.append(f"variant: {child.title}")
         else:
             child = record.product
+        # "T-shirt unisexe P6, Noir, M": the parent's title and the colour in each language (basket, order lines)
+        self.translate(child, title={
+            lang: f"{parent_title}, {data.NAMES_TRANSLATED.get(colour, {}).get(lang, colour)}, {size}"
+            for lang, (parent_title, _) in data.PRODUCTS_TRANSLATED.get(parent.upc, {}).items()})
         self.ensure_stockrecord(child, partner, sku, price, cost, stock)
 
     def ensure_stockrecord(self, product, partner, sku, price, cost, stock):
@@ -175,12 +225,51 @@ class Command(BaseCommand):
                 method.bands.create(upper_limit=Decimal(upper), charge=Decimal(charge))
             self.created.append(f"shipping zone: {zone['name']}")
 
+    def ensure_about_page(self):
+        """The About P6 page (a flat page staff edit under Content > Pages), in each language from the template
+        it replaces, whose strings are translated in locale/."""
+        page = FlatPage.objects.filter(url=data.ABOUT_URL).first()
+        if page is None:
+            page = FlatPage.objects.create(
+                url=data.ABOUT_URL, title=gettext_in("en", ABOUT_TITLE), content=render_in("en", data.ABOUT_TEMPLATE))
+            page.sites.add(Site.objects.get_current())
+            self.created.append(f"page: {data.ABOUT_URL}")
+        self.translate(
+            page, title={lang: gettext_in(lang, ABOUT_TITLE) for lang in data.LANGUAGES},
+            content={lang: render_in(lang, data.ABOUT_TEMPLATE) for lang in data.LANGUAGES})
+
+    def translate(self, obj, **fields):
+        """Write each field's translations ({language: text}) that are still empty on ``obj``; never an edit."""
+        changed = []
+        for field, texts in fields.items():
+            for lang, text in texts.items():
+                column = f"{field}_{lang}"
+                if text and not getattr(obj, column):
+                    setattr(obj, column, text)
+                    changed.append(column)
+        if changed:
+            obj.save(update_fields=changed)
+            self.created.append(f"translations: {obj} ({', '.join(changed)})")
+
     def attach_image(self, product, filename):
         with open(IMAGES_DIR / filename, "rb") as fh:
             image = ProductImage(product=product, caption=product.title, display_order=0)
             image.original.save(filename, File(fh), save=False)
             image.save()
         self.created.append(f"image: {filename} for {product.title}")
+
+
+ABOUT_TITLE = "About Principle 6"
+
+
+def gettext_in(lang, message):
+    with translation.override(lang):
+        return translation.gettext(message)
+
+
+def render_in(lang, template):
+    with translation.override(lang):
+        return render_to_string(template).strip()
 
 
 class _Null:
