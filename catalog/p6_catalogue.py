@@ -5,6 +5,8 @@ are American Apparel's blank plus printing per unit; the margin between price an
 share of which is donated. SKUs are stable: P6-<product>-<colour>-<size>.
 """
 
+from django.utils.translation import gettext_noop as _
+
 PARTNER = "American Apparel"
 
 PRINCIPLE_6 = (
@@ -137,11 +139,11 @@ WEIGHTS = {"P6-TEE": "0.200", "P6-HOOD": "0.600", "P6-TANK": "0.150", "P6-TOTE":
 # Shipping zones: Oscar weight-based methods (editable by staff in the dashboard, Shipping charges). A zone with
 # no countries serves every shipping country no other zone names. Bands: (upper weight limit in kg, charge).
 SHIPPING_ZONES = [
-    {"code": "p6-us", "name": "United States", "countries": ["US"],
+    {"code": "p6-us", "name": _("United States"), "countries": ["US"],
      "bands": [("0.500", "5.00"), ("1.000", "8.00"), ("5.000", "12.00")]},
-    {"code": "p6-eu-uk", "name": "European Union and United Kingdom", "countries": ["FR", "DE", "NL", "SE", "GB"],
+    {"code": "p6-eu-uk", "name": _("European Union and United Kingdom"), "countries": ["FR", "DE", "NL", "SE", "GB"],
      "bands": [("0.500", "9.00"), ("1.000", "14.00"), ("5.000", "22.00")]},
-    {"code": "p6-world", "name": "Russia and the rest of the world", "countries": [],
+    {"code": "p6-world", "name": _("Russia and the rest of the world"), "countries": [],
      "bands": [("0.500", "12.00"), ("1.000", "19.00"), ("5.000", "30.00")]},
 ]
 

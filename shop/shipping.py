@@ -52,13 +52,19 @@ def basket_weight(basket, *, default_weight):
 
 class ZoneMethod:
     """A weight-based method (a model row, staff's rates read at each call) weighing baskets by
-    `basket_weight`; everything else (code, name, bands, get_charge) is the row's."""
+    `basket_weight`, named in the fan's language; everything else (code, bands, get_charge) is the row's."""
 
     def __init__(self, method):
         self.method = method
 
     def __getattr__(self, name):
         return getattr(self.method, name)
+
+    @property
+    def name(self):
+        # A seeded zone's name is translated in locale/ (catalog/p6_catalogue.py marks it); a name staff typed
+        # in the dashboard shows as typed.
+        return translation.gettext(self.method.name)
 
     def calculate(self, basket):
         charge = self.method.get_charge(basket_weight(basket, default_weight=self.method.default_weight))
