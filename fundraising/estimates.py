@@ -2,7 +2,7 @@
 
 Before payment the donation is *estimated* with the same arithmetic as a sale
 (``allocation.compute_breakdown``), the rule in force now and the sale's fee rule with no fee reported yet
-(``fees.promised_fee``: the configured schedule on the amount paid less shipping, which the posting also
+(``fees.promised_fee``: the configured schedule on the amount paid less shipping and tax, which the posting also
 uses whenever Stripe reports no fee). After payment it is read from the order's breakdown
 rows, which the sale posting completed.
 """
@@ -17,7 +17,7 @@ from oscar.core.loading import get_model
 
 from catalog.selectors import buyable_variants, cheapest, unit_costs
 from fundraising import allocation
-from fundraising.fees import promised_fee
+from fundraising.fees import pass_through, promised_fee
 from fundraising.models import LedgerTransaction, OrderLineBreakdown
 from fundraising.money import quantize
 from fundraising.selectors import rule_in_force
@@ -90,7 +90,9 @@ def stock_record_estimates(records, *, rule):
 
 
 def basket_estimate(basket, *, total=None, rule=None, shipping=None):
-    """The expected donation of the basket's lines (fee estimated on ``total``, default the basket's)."""
+    """The expected donation of the basket's lines: the fee estimated on ``total`` (what will be paid; default the
+    basket's total plus ``shipping``), of which all beyond the lines' revenue excluding tax (shipping, tax) passes
+    through."""
     rule = rule or rule_in_force()
     if rule is None or basket is None or basket.is_empty:
         return None
@@ -105,9 +107,11 @@ def basket_estimate(basket, *, total=None, rule=None, shipping=None):
             key=line.pk, revenue_excl_tax=quantize(line.line_price_excl_tax_incl_discounts, currency),
             unit_cost=quantize(cost, currency), quantity=line.quantity))
     if total is None:
-        total = basket.total_incl_tax
-    fee = promised_fee(amount=quantize(total, currency), currency=currency,
-                       shipping=quantize(shipping or Decimal(0), currency))
+        total = basket.total_incl_tax + (shipping or Decimal(0))
+    # Shipping and tax pass through, with the fee on them: all that is paid beyond the lines' revenue excl. tax.
+    paid = quantize(total, currency)
+    fee = promised_fee(amount=paid, currency=currency, pass_through=pass_through(
+        paid=paid, revenue_excl_tax=sum((line.revenue_excl_tax for line in lines), Decimal(0))))
     breakdown = allocation.compute_breakdown(currency=currency, lines=lines, fee=fee, share_bps=rule.share_bps,
                                              weights=_weights(rule))
     return Estimate(share_percent=Decimal(rule.share_bps) / 100,

@@ -15,7 +15,7 @@ from django.utils import timezone
 from catalog.selectors import unit_costs
 from fundraising import allocation
 from fundraising.exceptions import LedgerError
-from fundraising.fees import sale_fee
+from fundraising.fees import pass_through, sale_fee
 from fundraising.models import Account, BreakdownPart, OrderLineBreakdown
 from fundraising.money import Fee, normalise, quantize
 from fundraising.selectors import rule_in_force
@@ -76,13 +76,13 @@ def post_sale(*, order, fee: Fee):
             return existing
         currency = normalise(order.currency)
         captured = _oscar_amount(order.total_incl_tax, currency)
-        # The one fee rule (fundraising.fees), which the promise before payment follows too.
-        # Shipping is pass-through, and so is the fee on it (fundraising.fees).
-        posted = sale_fee(reported=fee, amount=captured, currency=currency,
-                          shipping=_oscar_amount(order.shipping_incl_tax, currency))
+        rows = _breakdowns_for_capture(order)
+        # The one fee rule (fundraising.fees), which the promise before payment follows too. Shipping and tax
+        # are pass-through, and so is the fee on them: all that was paid beyond the lines' revenue excluding tax.
+        posted = sale_fee(reported=fee, amount=captured, currency=currency, pass_through=pass_through(
+            paid=captured, revenue_excl_tax=sum((row.revenue_excl_tax for row in rows), ZERO)))
         estimated, fee = posted.estimated, _amount("fee", posted.amount, currency)
 
-        rows = _breakdowns_for_capture(order)
         rule = rows[0].rule
         share_bps = rows[0].share_bps
         if rule is None:

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fundraising import allocation
 from fundraising.estimates import Estimate
-from fundraising.fees import promised_fee
+from fundraising.fees import pass_through, promised_fee
 from fundraising.models import OrderLineBreakdown
 from fundraising.money import normalise, quantize
 from shop.payments.services import CANCELLED, PAID, PENDING, REFUNDED
@@ -78,8 +78,9 @@ def expected_donation(order):
     rule, share_bps = rows[0].rule, rows[0].share_bps
     currency = normalise(order.currency)
     try:
-        fee = promised_fee(amount=quantize(order.total_incl_tax, currency), currency=currency,
-                           shipping=quantize(order.shipping_incl_tax, currency))
+        paid = quantize(order.total_incl_tax, currency)
+        fee = promised_fee(amount=paid, currency=currency, pass_through=pass_through(
+            paid=paid, revenue_excl_tax=sum((row.revenue_excl_tax for row in rows), Decimal(0))))
         breakdown = allocation.compute_breakdown(
             currency=currency,
             lines=[allocation.LineInput(key=row.line_id, revenue_excl_tax=row.revenue_excl_tax,

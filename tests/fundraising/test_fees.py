@@ -58,41 +58,41 @@ def test_the_refusal_of_a_fee_that_is_not_a_fee_value_names_its_type(reported, n
 @pytest.mark.parametrize("shipping", [D("-0.01"), D("38.01")])
 def test_shipping_below_zero_or_above_the_amount_paid_is_refused(reported, shipping):
     # either bound alone refuses (an `and` would refuse neither), with the figures in the message
-    with pytest.raises(ValueError, match=rf"^shipping {shipping} outside 0\.\.38\.00$"):
-        sale_fee(reported=reported, amount=D("38.00"), currency="USD", shipping=shipping)
+    with pytest.raises(ValueError, match=rf"^pass-through {shipping} outside 0\.\.38\.00$"):
+        sale_fee(reported=reported, amount=D("38.00"), currency="USD", pass_through=shipping)
 
 
 def test_shipping_at_either_bound_is_accepted():
-    assert sale_fee(reported=UNREPORTED, amount=D("38.00"), currency="USD", shipping=D("0")) == Fee(D("1.40"), True)
+    assert sale_fee(reported=UNREPORTED, amount=D("38.00"), currency="USD", pass_through=D("0")) == Fee(D("1.40"), True)
     # all of it shipping: no goods, no fee on goods (the reported fee is all the shipping's)
-    assert sale_fee(reported=UNREPORTED, amount=D("8.00"), currency="USD", shipping=D("8.00")) == Fee(D("0.00"), True)
+    assert sale_fee(reported=UNREPORTED, amount=D("8.00"), currency="USD", pass_through=D("8.00")) == Fee(D("0.00"), True)
     assert sale_fee(reported=Fee(D("0.53"), estimated=False), amount=D("8.00"), currency="USD",
-                    shipping=D("8.00")) == Fee(D("0.00"), estimated=False)
+                    pass_through=D("8.00")) == Fee(D("0.00"), estimated=False)
 
 
 def test_with_no_fee_reported_the_schedule_is_taken_on_the_amount_less_shipping():
     # 30.00 of goods + 8.00 shipping: the fee of the 30.00 alone (1.17), not of 38.00 (1.40) nor 46.00 (1.63)
-    assert sale_fee(reported=UNREPORTED, amount=D("38.00"), currency="USD", shipping=D("8.00")) == Fee(
+    assert sale_fee(reported=UNREPORTED, amount=D("38.00"), currency="USD", pass_through=D("8.00")) == Fee(
         D("1.17"), estimated=True)
-    assert promised_fee(amount=D("38.00"), currency="USD", shipping=D("8.00")) == D("1.17")
+    assert promised_fee(amount=D("38.00"), currency="USD", pass_through=D("8.00")) == D("1.17")
     assert promised_fee(amount=D("38.00"), currency="USD") == D("1.40")
 
 
 def test_a_reported_fee_leaves_out_its_shipping_part_pro_rata_to_the_amount():
     # 1.40 × 8.00 / 38.00 = 0.2947… -> 0.29 of it is the shipping's; the goods bear 1.11
     assert sale_fee(reported=Fee(D("1.40"), estimated=False), amount=D("38.00"), currency="USD",
-                    shipping=D("8.00")) == Fee(D("1.11"), estimated=False)
+                    pass_through=D("8.00")) == Fee(D("1.11"), estimated=False)
 
 
 def test_the_shipping_part_of_a_reported_fee_is_rounded_half_up_once():
     # 0.90 × 5.00 / 36.00 = 0.125 exactly -> 0.13 (half-even would say 0.12): the goods bear 0.77
     assert sale_fee(reported=Fee(D("0.90"), estimated=False), amount=D("36.00"), currency="USD",
-                    shipping=D("5.00")) == Fee(D("0.77"), estimated=False)
+                    pass_through=D("5.00")) == Fee(D("0.77"), estimated=False)
 
 
 def test_the_shipping_part_of_a_reported_fee_is_rounded_to_the_currencys_minor_unit():
     # 112 × 1000 / 3700 = 30.27… yen -> 30 (JPY has no decimals): the goods bear 82, not 81.73
-    fee = sale_fee(reported=Fee(D("112"), estimated=False), amount=D("3700"), currency="JPY", shipping=D("1000"))
+    fee = sale_fee(reported=Fee(D("112"), estimated=False), amount=D("3700"), currency="JPY", pass_through=D("1000"))
     assert fee == Fee(D("82"), estimated=False)
     assert fee.amount.as_tuple().exponent == 0
 
@@ -102,4 +102,4 @@ def test_a_reported_fee_keeps_its_estimated_flag_with_or_without_shipping():
     assert sale_fee(reported=Fee(D("1.40"), estimated=True), amount=D("38.00"), currency="USD") == Fee(
         D("1.40"), estimated=True)
     assert sale_fee(reported=Fee(D("1.40"), estimated=True), amount=D("38.00"), currency="USD",
-                    shipping=D("8.00")) == Fee(D("1.11"), estimated=True)
+                    pass_through=D("8.00")) == Fee(D("1.11"), estimated=True)

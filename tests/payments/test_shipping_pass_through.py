@@ -1,6 +1,7 @@
-"""Shipping is pass-through (issue 16, item 4; DESIGN profit rule): an order with shipping is promised and posts
-the very donation of the same lines shipped free, to the cent, paid through localstripe (fee from the schedule,
-on the goods alone: fundraising/fees.py). The rates are those of tests/shop/test_shipping.py."""
+"""Shipping and tax are pass-through (issue 16, item 4; DESIGN profit rule): an order with shipping, or with tax on its
+lines, is promised and posts the very donation of the same lines shipped free and untaxed, to the cent, paid through
+localstripe (fee from the schedule, on the goods alone: fundraising/fees.py). The rates are those of
+tests/shop/test_shipping.py."""
 
 from decimal import Decimal
 
@@ -9,8 +10,12 @@ from django.test import TestCase
 from django.urls import reverse
 from oscar.core.loading import get_model
 
+from oscar.apps.partner.strategy import FixedRateTax
+
+from fundraising.fees import pass_through
 from fundraising.models import Entry, LedgerTransaction, OrderLineBreakdown
 from shop.checkout import orders
+from shop.partner import strategy
 from tests.shop.test_shipping import shown_rates, to_shipping_method
 
 Order = get_model("order", "Order")
@@ -63,3 +68,49 @@ def test_an_order_with_shipping_gives_the_donation_of_the_same_order_without(
                 "P6-TOTE": (Decimal("20.00"), Decimal("0.65"), Decimal("13.35"), Decimal("6.68"))}
     assert posted(free) == posted(shipped) == (expected, Decimal("24.20"))
     assert free_promise.amount == shipped_promise.amount == Decimal("24.20")
+
+
+class TaxAdded(strategy.P6Strategy):
+    """The shop's strategy with a 20 % tax added to every price (Oscar's FixedRateTax), as a shop charging tax
+    on top of its prices would: the order then carries tax on every line."""
+
+    def pricing_policy(self, product, stockrecord):
+        return FixedRateTax.pricing_policy(self, product, stockrecord)
+
+    def parent_pricing_policy(self, product, children_stock):
+        return FixedRateTax.parent_pricing_policy(self, product, children_stock)
+
+    def get_rate(self, product, stockrecord):
+        return Decimal("0.20")
+
+    def get_exponent(self, stockrecord):
+        return Decimal("0.01")
+
+
+def test_tax_passes_through_like_shipping_revenue_excludes_it_and_the_fee_on_it(
+        client, p6_catalogue, campaign, stripe_peer, settings, monkeypatch):
+    skus = (("P6-TEE-BLK-M", 2), ("P6-TOTE", 1))
+    # given the order untaxed and shipped free (80.00 paid) ...
+    plain, plain_promise = place_and_pay(client, skus, "US")
+    # ... and the same lines with 20 % tax on top and 8.00 shipping: 80.00 + 16.00 tax + 8.00 = 104.00 paid
+    monkeypatch.setattr(strategy.Selector, "strategy", lambda self, request=None, user=None, **kw: TaxAdded(request))
+    settings.SHOP_FREE_SHIPPING_OVER = "200.00"
+    other = type(client)()
+    taxed, taxed_promise = place_and_pay(other, skus, "US")
+    assert (taxed.total_excl_tax, taxed.total_tax, taxed.shipping_incl_tax, taxed.total_incl_tax) == (
+        Decimal("88.00"), Decimal("16.00"), Decimal("8.00"), Decimal("104.00"))
+    assert taxed.status == plain.status == "Paid"
+    assert [line.line_price_incl_tax for line in taxed.lines.order_by("pk")] == [Decimal("72.00"), Decimal("24.00")]
+    # then the revenue is the lines' excluding tax, the fee is the schedule's on the goods alone (not on 104.00:
+    # 3.32), and the promise and the posting are the untaxed, unshipped order's, to the cent: 24.20
+    expected = {"P6-TEE-BLK-M": (Decimal("60.00"), Decimal("1.97"), Decimal("35.03"), Decimal("17.52")),
+                "P6-TOTE": (Decimal("20.00"), Decimal("0.65"), Decimal("13.35"), Decimal("6.68"))}
+    assert posted(plain) == posted(taxed) == (expected, Decimal("24.20"))
+    assert plain_promise.amount == taxed_promise.amount == Decimal("24.20")
+
+
+def test_the_pass_through_is_what_was_paid_beyond_the_revenue_excluding_tax():
+    assert pass_through(paid=Decimal("104.00"), revenue_excl_tax=Decimal("80.00")) == Decimal("24.00")
+    assert pass_through(paid=Decimal("80.00"), revenue_excl_tax=Decimal("80.00")) == Decimal("0.00")
+    with pytest.raises(ValueError, match=r"^revenue excluding tax 80\.01 above the amount paid 80\.00$"):
+        pass_through(paid=Decimal("80.00"), revenue_excl_tax=Decimal("80.01"))

@@ -152,17 +152,17 @@ def test_the_configured_default_country(client, p6_catalogue, settings):
 
 def test_the_fee_on_shipping_is_left_out():
     # the schedule (2.9 % + 0.30) on the goods: 80.00 -> 2.62, whatever the shipping on top
-    assert promised_fee(amount=Decimal("88.00"), currency="USD", shipping=Decimal("8.00")) == Decimal("2.62")
+    assert promised_fee(amount=Decimal("88.00"), currency="USD", pass_through=Decimal("8.00")) == Decimal("2.62")
     assert promised_fee(amount=Decimal("80.00"), currency="USD") == Decimal("2.62")
     # a reported fee on 88.00 (2.85): its shipping part 2.85 x 8 / 88 = 0.259... -> 0.26 is left out
     assert sale_fee(reported=Fee(amount=Decimal("2.85"), estimated=False), amount=Decimal("88.00"),
-                    currency="USD", shipping=Decimal("8.00")) == Fee(amount=Decimal("2.59"), estimated=False)
+                    currency="USD", pass_through=Decimal("8.00")) == Fee(amount=Decimal("2.59"), estimated=False)
     # no shipping: the reported fee whole
     assert sale_fee(reported=Fee(amount=Decimal("2.85"), estimated=False), amount=Decimal("80.00"),
                     currency="USD") == Fee(amount=Decimal("2.85"), estimated=False)
     with pytest.raises(ValueError):
         sale_fee(reported=Fee(amount=None, estimated=True), amount=Decimal("8.00"), currency="USD",
-                 shipping=Decimal("9.00"))
+                 pass_through=Decimal("9.00"))
 
 
 def test_the_repository_without_seeded_methods_ships_free(db, rf):
