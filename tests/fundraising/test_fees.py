@@ -4,7 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from fundraising.fees import UNREPORTED, promised_fee, sale_fee, scheduled_fee
+from fundraising.fees import UNREPORTED, pass_through, promised_fee, sale_fee, scheduled_fee
 from fundraising.money import Fee
 
 
@@ -65,7 +65,8 @@ def test_shipping_below_zero_or_above_the_amount_paid_is_refused(reported, shipp
 def test_shipping_at_either_bound_is_accepted():
     assert sale_fee(reported=UNREPORTED, amount=D("38.00"), currency="USD", pass_through=D("0")) == Fee(D("1.40"), True)
     # all of it shipping: no goods, no fee on goods (the reported fee is all the shipping's)
-    assert sale_fee(reported=UNREPORTED, amount=D("8.00"), currency="USD", pass_through=D("8.00")) == Fee(D("0.00"), True)
+    assert sale_fee(reported=UNREPORTED, amount=D("8.00"), currency="USD",
+                    pass_through=D("8.00")) == Fee(D("0.00"), True)
     assert sale_fee(reported=Fee(D("0.53"), estimated=False), amount=D("8.00"), currency="USD",
                     pass_through=D("8.00")) == Fee(D("0.00"), estimated=False)
 
@@ -103,3 +104,10 @@ def test_a_reported_fee_keeps_its_estimated_flag_with_or_without_shipping():
         D("1.40"), estimated=True)
     assert sale_fee(reported=Fee(D("1.40"), estimated=True), amount=D("38.00"), currency="USD",
                     pass_through=D("8.00")) == Fee(D("1.11"), estimated=True)
+
+
+def test_the_pass_through_is_what_was_paid_beyond_the_revenue_excluding_tax():
+    assert pass_through(paid=D("104.00"), revenue_excl_tax=D("80.00")) == D("24.00")
+    assert pass_through(paid=D("80.00"), revenue_excl_tax=D("80.00")) == D("0.00")
+    with pytest.raises(ValueError, match=r"^revenue excluding tax 80\.01 above the amount paid 80\.00$"):
+        pass_through(paid=D("80.00"), revenue_excl_tax=D("80.01"))

@@ -12,7 +12,6 @@ from oscar.core.loading import get_model
 
 from oscar.apps.partner.strategy import FixedRateTax
 
-from fundraising.fees import pass_through
 from fundraising.models import Entry, LedgerTransaction, OrderLineBreakdown
 from shop.checkout import orders
 from shop.partner import strategy
@@ -108,9 +107,3 @@ def test_tax_passes_through_like_shipping_revenue_excludes_it_and_the_fee_on_it(
     assert posted(plain) == posted(taxed) == (expected, Decimal("24.20"))
     assert plain_promise.amount == taxed_promise.amount == Decimal("24.20")
 
-
-def test_the_pass_through_is_what_was_paid_beyond_the_revenue_excluding_tax():
-    assert pass_through(paid=Decimal("104.00"), revenue_excl_tax=Decimal("80.00")) == Decimal("24.00")
-    assert pass_through(paid=Decimal("80.00"), revenue_excl_tax=Decimal("80.00")) == Decimal("0.00")
-    with pytest.raises(ValueError, match=r"^revenue excluding tax 80\.01 above the amount paid 80\.00$"):
-        pass_through(paid=Decimal("80.00"), revenue_excl_tax=Decimal("80.01"))
