@@ -1,7 +1,8 @@
 """The public transparency figures: what was raised, reversed, paid out, per group and currency.
 
-No personal data: beneficiary groups (organisations) by name and slug, amounts, item counts and
-times only; never a customer, an order number or an address.
+No personal data: amounts, item counts and times, and the groups as their visibility allows (a named group by
+name and slug, an aliased one by its public name only, an aggregated one only inside the totals); never a
+customer, an order number or an address.
 """
 
 from decimal import Decimal
@@ -29,6 +30,9 @@ def transparency_totals():
     for currency in currencies:
         rows = [row for row in beneficiary_balances(currency=currency)
                 if row.beneficiary.active or row.earned or row.payable or row.disbursed]
+        # Every group counts in the totals; only named and aliased ones are listed, by their public label.
+        listed = sorted((row for row in rows if row.beneficiary.public_key),
+                        key=lambda row: row.beneficiary.public_label.casefold())
         total = {
             name: quantize(sum((getattr(row, name) for row in rows), ZERO), currency)
             for name in ("earned", "reversed", "disbursed", "payable")
@@ -50,8 +54,8 @@ def transparency_totals():
             "goal_progress_percent": progress,
             "beneficiaries": [
                 {
-                    "slug": row.beneficiary.slug,
-                    "name": row.beneficiary.name,
+                    "slug": row.beneficiary.public_key,
+                    "name": row.beneficiary.public_label,
                     "country": row.beneficiary.country,
                     "raised": row.earned,
                     "reversed": row.reversed,
@@ -59,7 +63,7 @@ def transparency_totals():
                     "disbursed": row.disbursed,
                     "payable": row.payable,
                 }
-                for row in rows
+                for row in listed
             ],
         })
     last = LedgerTransaction.objects.aggregate(last=Max("posted_at"))["last"]

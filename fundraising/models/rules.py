@@ -1,10 +1,12 @@
 """Beneficiaries and share rules: which share of profit is donated, and how it is split (integer weights)."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from fundraising.allocation import BPS_WHOLE
@@ -17,7 +19,23 @@ slug_validator = RegexValidator(
 
 
 class Beneficiary(models.Model):
+    """A group the campaign funds. Its real name is for staff; what the public sees of it is its visibility's:
+    since 2023 a Russian court treats the "international LGBT movement" as extremist, so naming a Russian group
+    beside what it receives, and when, can endanger it. Hence the default: only in the totals."""
+
+    class Visibility(models.TextChoices):
+        NAMED = "named", _("Named: its real name and figures are public")
+        ALIASED = "aliased", _("Aliased: its figures are public under its public name")
+        AGGREGATED = "aggregated", _("Aggregated: only in the public totals")
+
     name = models.CharField(_("name"), max_length=200, unique=True)
+    public_name = models.CharField(
+        _("public name"), max_length=100, blank=True,
+        help_text=_("What the public pages call an aliased group, e.g. “Group A”: never its real name."),
+    )
+    visibility = models.CharField(
+        _("public visibility"), max_length=12, choices=Visibility.choices, default=Visibility.AGGREGATED,
+    )
     slug = models.SlugField(_("slug"), max_length=80, unique=True, validators=[slug_validator])
     description = models.CharField(_("short description"), max_length=500, blank=True)
     country = models.CharField(_("country"), max_length=2, help_text=_("ISO 3166-1 alpha-2 code, e.g. RU"))
@@ -34,10 +52,39 @@ class Beneficiary(models.Model):
         verbose_name_plural = _("beneficiaries")
         constraints = [
             models.CheckConstraint(condition=Q(default_weight__gt=0), name="beneficiary_default_weight_positive"),
+            models.CheckConstraint(condition=~Q(visibility="aliased") | ~Q(public_name=""),
+                                   name="beneficiary_aliased_has_public_name"),
+            models.UniqueConstraint(fields=["public_name"], condition=~Q(public_name=""),
+                                    name="beneficiary_public_name_unique"),
         ]
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        super().clean()
+        if self.visibility == self.Visibility.ALIASED and not self.public_name.strip():
+            raise ValidationError({"public_name": _("An aliased group needs a public name.")})
+        if self.public_name and self.public_name.strip().casefold() == self.name.strip().casefold():
+            raise ValidationError({"public_name": _("The public name must not be the group's real name.")})
+
+    @property
+    def public_label(self):
+        """What public pages, feeds and receipts call the group; None when it is only in the totals."""
+        if self.visibility == self.Visibility.NAMED:
+            return self.name
+        if self.visibility == self.Visibility.ALIASED:
+            return self.public_name
+        return None
+
+    @property
+    def public_key(self):
+        """The group's key in public pages and feeds (its slug when named, from its alias when aliased)."""
+        if self.visibility == self.Visibility.NAMED:
+            return self.slug
+        if self.visibility == self.Visibility.ALIASED:
+            return slugify(self.public_name)
+        return None
 
 
 class ShareRule(models.Model):

@@ -6,8 +6,11 @@ among the beneficiaries, is set only when no share rule is in force: an existing
 is left alone. Prints what it created, or "nothing to do".
 """
 
+import datetime as dt
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from fundraising.models import Beneficiary
 from fundraising.selectors import rule_in_force
@@ -15,9 +18,13 @@ from fundraising.services import set_share_rule
 
 CAMPAIGN_SHARE_BPS = 5000
 
+# Aliased: the public pages and feeds show "Group A" and its figures, never the real name (README, "Recipients kept
+# safe"): publishing which Russian group receives what, and when, can endanger it.
 BENEFICIARIES = [
     {
         "slug": "russian-lgbt-network",
+        "public_name": "Group A",
+        "visibility": "aliased",
         "name": "Russian LGBT Network",
         "country": "RU",
         "description": "Interregional human-rights organisation founded in St Petersburg in 2006: legal and "
@@ -25,6 +32,8 @@ BENEFICIARIES = [
     },
     {
         "slug": "coming-out-st-petersburg",
+        "public_name": "Group B",
+        "visibility": "aliased",
         "name": "Coming Out St. Petersburg",
         "country": "RU",
         "description": "LGBT+ initiative group founded in St Petersburg in 2008: community support, "
@@ -32,6 +41,8 @@ BENEFICIARIES = [
     },
     {
         "slug": "sphere-foundation",
+        "public_name": "Group C",
+        "visibility": "aliased",
         "name": "Sphere Foundation",
         "country": "RU",
         "description": "Russian charitable foundation established in 2011 to support LGBT+ initiatives and "
@@ -49,7 +60,8 @@ class Command(BaseCommand):
             for spec in BENEFICIARIES:
                 beneficiary, new = Beneficiary.objects.get_or_create(
                     slug=spec["slug"],
-                    defaults={key: spec[key] for key in ("name", "country", "description")},
+                    defaults={key: spec[key] for key in ("name", "country", "description", "public_name",
+                                                         "visibility")},
                 )
                 if new:
                     created.append(f"beneficiary {beneficiary.name}")
@@ -62,6 +74,8 @@ class Command(BaseCommand):
                     share_bps=CAMPAIGN_SHARE_BPS,
                     weights=[(beneficiary, beneficiary.default_weight) for beneficiary in beneficiaries],
                     note="P6 campaign: half of each sale's profit, split among the Russian LGBT groups",
+                    # A year back, so `simulate_sales --days N` (N <= 365) places donating orders on past days.
+                    valid_from=timezone.now() - dt.timedelta(days=365),
                 )
                 created.append(
                     f"share rule {rule.share_bps / 100:g} % split among "
