@@ -8,7 +8,7 @@ transaction carries the earlier balances forward, from the checkpointed balances
 ``--currency`` keeps one currency; ``--since YYYY-MM-DD`` keeps what was posted (breakdowns:
 snapshotted) on or after that day (UTC). Rows are read in chunks, never all at once; text cells that a
 spreadsheet would run as formulas are prefixed with ``'``. Bad arguments: exit non-zero with one line
-saying why.
+saying why. On a terminal, stderr shows the lines written so far (nothing when piped).
 """
 
 import datetime as dt
@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from fundraising import exports
 from fundraising.money import CurrencyError, normalise
+from fundraising.progress import Progress
 
 FORMATS = {"csv": exports.ledger_csv, "beancount": exports.beancount, "breakdown-csv": exports.breakdown_csv}
 
@@ -58,5 +59,8 @@ class Command(BaseCommand):
             except ValueError:
                 raise CommandError(f"--since must be a date as YYYY-MM-DD, not {since!r}") from None
             since_at = dt.datetime.combine(day, dt.time.min, tzinfo=dt.timezone.utc)
+        progress = Progress(self.stderr, label=f"export_ledger: {fmt}", unit="lines").start()
         for chunk in FORMATS[fmt](currency=currency, since=since_at):
             self.stdout.write(chunk, ending="")
+            progress.step(chunk.count("\n"))
+        progress.done()
