@@ -112,19 +112,27 @@ def ledger_csv(*, currency=None, since=None):
     return entries_csv(entries)
 
 
-def breakdown_csv(*, currency=None, since=None):
-    """The CSV lines of every order line's breakdown, one per line and beneficiary, by order and line."""
+def breakdown_csv(*, currency=None, since=None, orders=None, beneficiary=None):
+    """The CSV lines of every order line's breakdown, one per line and beneficiary, by order and line.
+
+    ``orders`` (ids, or a values queryset of them) keeps those orders' lines; ``beneficiary`` keeps that
+    beneficiary's parts only (the dashboard's filtered download)."""
+    parts = BreakdownPart.objects.select_related("beneficiary").order_by("beneficiary_id")
+    if beneficiary is not None:
+        parts = parts.filter(beneficiary=beneficiary)
     rows = (
         OrderLineBreakdown.objects.select_related("order", "line")
-        .prefetch_related(
-            Prefetch("parts", queryset=BreakdownPart.objects.select_related("beneficiary").order_by("beneficiary_id"))
-        )
+        .prefetch_related(Prefetch("parts", queryset=parts))
         .order_by("order_id", "line_id")
     )
     if currency:
         rows = rows.filter(currency=currency)
     if since:
         rows = rows.filter(snapshotted_at__gte=since)
+    if orders is not None:
+        rows = rows.filter(order_id__in=orders)
+    if beneficiary is not None:
+        rows = rows.filter(parts__beneficiary=beneficiary)
     return _csv_lines(BREAKDOWN_COLUMNS, _breakdown_rows(rows))
 
 
@@ -158,9 +166,12 @@ def beancount_string(text):
     return '"' + flat.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def beancount(*, currency=None, since=None):
+def beancount(*, currency=None, since=None, transactions=None):
     """The beancount file, in chunks: options, the accounts opened, then one transaction per ledger
-    transaction (of ``currency``, posted at or after ``since``, after the balances carried forward)."""
+    transaction (of ``currency``, posted at or after ``since``, after the balances carried forward).
+
+    ``transactions`` (ids, or a values queryset of them) keeps those transactions only, each whole (a
+    beancount transaction must balance): the dashboard's download of the rows a filtered ledger shows."""
     accounts = Account.objects.select_related("beneficiary").annotate(first=Min("entries__posted_at"))
     if currency:
         accounts = accounts.filter(currency=currency)
@@ -192,14 +203,16 @@ def beancount(*, currency=None, since=None):
     if since:
         yield from _opening_balances(since=since, names=names, currency_of=currency_of)
 
-    transactions = LedgerTransaction.objects.select_related("order").order_by("id").prefetch_related(
+    rows = LedgerTransaction.objects.select_related("order").order_by("id").prefetch_related(
         Prefetch("entries", queryset=Entry.objects.order_by("id"))
     )
     if currency:
-        transactions = transactions.filter(currency=currency)
+        rows = rows.filter(currency=currency)
     if since:
-        transactions = transactions.filter(posted_at__gte=since)
-    for txn in transactions.iterator(chunk_size=CHUNK):
+        rows = rows.filter(posted_at__gte=since)
+    if transactions is not None:
+        rows = rows.filter(id__in=transactions)
+    for txn in rows.iterator(chunk_size=CHUNK):
         day = txn.posted_at.astimezone(dt.timezone.utc).date().isoformat()
         lines = [f"{day} * {beancount_string(txn.memo or txn.kind)}"]
         lines.append(f"  ledger-id: {txn.pk}")

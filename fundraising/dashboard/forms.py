@@ -124,7 +124,8 @@ class BeneficiaryForm(forms.ModelForm):
 
 class ShareRuleForm(forms.Form):
     share_percent = forms.DecimalField(
-        label=_("Share of profit (%)"), min_value=0, max_value=100, max_digits=5, decimal_places=2
+        label=_("Share of profit (%)"), min_value=0, max_value=100, max_digits=5, decimal_places=2,
+        help_text=_("A percentage of each line's profit, from 0 to 100 (e.g. 50 for half), to two decimals."),
     )
     note = forms.CharField(label=_("Note"), max_length=500, required=False)
 

@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
@@ -32,6 +33,7 @@ from fundraising.dashboard.forms import (
 from fundraising.exceptions import IdempotencyConflict, InsufficientPayable
 from fundraising.models import Beneficiary, CampaignGoal
 from fundraising.money import quantize
+from fundraising.templatetags.fundraising_tags import money
 
 ZERO = Decimal(0)
 PAGE_SIZE = 50
@@ -58,6 +60,7 @@ class OverviewView(TemplateView):
             sections.append({"currency": currency, "rows": rows, "totals": totals,
                              "chart": self.chart(currency)})
         ctx["sections"] = sections
+        ctx["period_start"], ctx["period_end"] = default_period()
         ctx["rule"] = selectors.rule_in_force()
         ctx["verification"] = selectors.latest_verification()
         return ctx
@@ -100,14 +103,37 @@ class LedgerView(TemplateView):
         query.pop("after", None)
         query.pop("before", None)
         base = query.urlencode()
+        entries = filtered_entries(form)
         ctx.update(
             form=form,
             entries=page,
+            totals=selectors.entry_totals(entries) if form.is_valid() else [],
+            filtered=form.is_valid() and any(form.cleaned_data.get(name) for name in form.fields),
+            statement_query=statement_query(form),
             next_url=f"?{base}&after={page[-1].pk}" if page and found.has_older else None,
             previous_url=f"?{base}&before={page[0].pk}" if page and found.has_newer else None,
             filter_query=base,
         )
         return ctx
+
+
+def statement_query(form):
+    """The statement's query for a ledger filtered by beneficiary: that group, the filter's currency (else the
+    shop's) and period (else the current month, UTC); None without a beneficiary."""
+    if not form.is_valid() or not form.cleaned_data.get("beneficiary"):
+        return None
+    data = form.cleaned_data
+    start, end = default_period()
+    return urlencode({
+        "beneficiary": data["beneficiary"].pk, "currency": data.get("currency") or settings.SHOP_CURRENCY,
+        "start": (data.get("date_from") or start).isoformat(), "end": (data.get("date_to") or end).isoformat(),
+    })
+
+
+def default_period():
+    """The current month so far, in UTC days: (first day, today)."""
+    today = timezone.now().astimezone(dt.timezone.utc).date()
+    return today.replace(day=1), today
 
 
 def _cursor(value):
@@ -130,16 +156,40 @@ class LedgerCsvView(TemplateView):
 
 
 class LedgerBeancountView(TemplateView):
-    """The ledger as a beancount file (``exports.beancount``, as ``export_ledger --format beancount``),
-    one currency or all."""
+    """The ledger as a beancount file for the same filters as the ledger view: unfiltered (or filtered by
+    currency only) exactly ``export_ledger --format beancount [--currency]``; otherwise the transactions of
+    the rows the ledger shows, each whole (a beancount transaction balances). Invalid filters: no transaction."""
 
     def get(self, request, *args, **kwargs):
-        currency = request.GET.get("currency", "").strip().upper() or None
-        if currency not in (None, *ledger_currencies()):
-            currency = None
-        text = "".join(exports.beancount(currency=currency))
+        form = LedgerFilterForm(request.GET)
+        if not form.is_valid():
+            text = "".join(exports.beancount(transactions=[]))
+        else:
+            data = form.cleaned_data
+            currency = data.get("currency") or None
+            others = [name for name in form.fields if name != "currency" and data.get(name)]
+            transactions = filtered_entries(form).values("transaction_id") if others else None
+            text = "".join(exports.beancount(currency=currency, transactions=transactions))
         response = HttpResponse(text, content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="p6-ledger.beancount"'
+        return response
+
+
+class LedgerBreakdownCsvView(TemplateView):
+    """The breakdown CSV (``export_ledger --format breakdown-csv``'s columns) of the orders of the rows the
+    ledger shows for the same filters, only the filtered beneficiary's parts when it filters one."""
+
+    def get(self, request, *args, **kwargs):
+        form = LedgerFilterForm(request.GET)
+        if form.is_valid():
+            data = form.cleaned_data
+            orders = filtered_entries(form).filter(transaction__order__isnull=False).values("transaction__order_id")
+            lines = exports.breakdown_csv(currency=data.get("currency") or None, orders=orders,
+                                          beneficiary=data.get("beneficiary"))
+        else:
+            lines = exports.breakdown_csv(orders=[])
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="p6-breakdown.csv"'
         return response
 
 
@@ -148,9 +198,16 @@ class StatementView(TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        form = StatementForm(self.request.GET or None, initial={
-            "currency": settings.SHOP_CURRENCY,
-            "start": timezone.now().date().replace(day=1), "end": timezone.now().date()})
+        start, end = default_period()
+        defaults = {"currency": settings.SHOP_CURRENCY, "start": start.isoformat(), "end": end.isoformat()}
+        data = None
+        if self.request.GET:
+            # A link naming the group alone (e.g. from a list) gets the shop currency and the current month.
+            data = self.request.GET.copy()
+            for name, value in defaults.items():
+                if not data.get(name):
+                    data[name] = value
+        form = StatementForm(data, initial={**defaults, "beneficiary": self.request.GET.get("beneficiary")})
         ctx["form"] = form
         if form.is_bound and form.is_valid():
             data = form.cleaned_data
@@ -177,7 +234,20 @@ class DisbursementCreateView(FormView):
     template_name = "fundraising/dashboard/disbursement_form.html"
 
     def get_initial(self):
-        return {"currency": settings.SHOP_CURRENCY, "paid_on": timezone.now().date()}
+        initial = {"currency": settings.SHOP_CURRENCY, "paid_on": timezone.now().date()}
+        if _cursor(self.request.GET.get("beneficiary")) is not None:
+            initial["beneficiary"] = self.request.GET["beneficiary"]
+        return initial
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        # What each group can be paid now, shown before anything is typed (balances from checkpoints).
+        ctx["payables"] = [
+            {"currency": code, "rows": [row for row in selectors.beneficiary_balances(currency=code)
+                                        if row.payable or row.beneficiary.active]}
+            for code in ledger_currencies()
+        ]
+        return ctx
 
     def form_valid(self, form):
         data = form.cleaned_data
@@ -191,8 +261,8 @@ class DisbursementCreateView(FormView):
         except (InsufficientPayable, IdempotencyConflict, ValueError) as error:
             form.add_error(None, str(error))
             return self.form_invalid(form)
-        messages.success(self.request, _("Recorded the payout of %(amount)s %(currency)s to %(beneficiary)s.") % {
-            "amount": disbursement.amount, "currency": disbursement.currency, "beneficiary": disbursement.beneficiary})
+        messages.success(self.request, _("Recorded the payout of %(amount)s to %(beneficiary)s.") % {
+            "amount": money(disbursement.amount, disbursement.currency), "beneficiary": disbursement.beneficiary})
         return redirect("fundraising-dashboard:disbursement-list")
 
 
@@ -202,6 +272,12 @@ class BeneficiaryListView(ListView):
 
     def get_queryset(self):
         return selectors.beneficiaries()
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["currency"] = settings.SHOP_CURRENCY
+        ctx["period_start"], ctx["period_end"] = default_period()
+        return ctx
 
 
 class BeneficiaryCreateView(CreateView):

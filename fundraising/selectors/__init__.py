@@ -19,10 +19,12 @@ from fundraising.selectors.balances import (
 )
 from fundraising.selectors.entries import (
     EntryPage,
+    EntryTotals,
     Statement,
     disbursements,
     donations_per_day,
     entry_page,
+    entry_totals,
     ledger_entries,
     statement,
 )
@@ -33,6 +35,8 @@ __all__ = [
     "next_rule_change",
     "BeneficiaryBalance",
     "EntryPage",
+    "EntryTotals",
+    "entry_totals",
     "Statement",
     "account_balance",
     "beneficiaries",

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -131,6 +131,31 @@ def entry_page(*, entries, size, after=None, before=None):
         entries = entries.filter(id__lt=after)
     page = list(entries[: size + 1])
     return EntryPage(entries=page[:size], has_older=len(page) > size, has_newer=after is not None)
+
+
+@dataclass(frozen=True)
+class EntryTotals:
+    """The sums of some ledger rows in one currency: ``net = debit - credit`` (never across currencies)."""
+
+    currency: str
+    count: int
+    debit: Decimal
+    credit: Decimal
+    net: Decimal
+
+
+def entry_totals(entries):
+    """``[EntryTotals, ...]`` by currency of an ``Entry`` queryset (every row it holds, not one page): one query."""
+    rows = (
+        entries.order_by().values("currency")
+        .annotate(n=Count("id"), debit=Sum("debit"), credit=Sum("credit")).order_by("currency")
+    )
+    out = []
+    for row in rows:
+        code = row["currency"]
+        debit, credit = quantize(row["debit"] or ZERO, code), quantize(row["credit"] or ZERO, code)
+        out.append(EntryTotals(code, row["n"], debit, credit, quantize(debit - credit, code)))
+    return out
 
 
 def donations_per_day(*, currency, start):

@@ -1,8 +1,12 @@
 """What a purchase gives, for the storefront's templates (estimates before payment, ledger figures after)."""
 
+from decimal import Decimal
+
 from django import template
+from oscar.templatetags.currency_filters import currency as oscar_currency
 
 from fundraising import estimates
+from fundraising.money import quantize
 
 register = template.Library()
 
@@ -46,3 +50,21 @@ def order_donation_detail(order):
 @register.filter
 def lookup(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def percent_of_bps(bps):
+    """Basis points as the percentage staff read: 5000 -> "50", 1234 -> "12.34", 50 -> "0.5" (stored as bps)."""
+    if bps is None or bps == "":
+        return ""
+    value = (Decimal(int(bps)) / 100).normalize()
+    return format(value, "f")
+
+
+@register.filter
+def money(amount, currency):
+    """One money format for staff pages: the amount quantized half-up to ``currency``'s minor unit, then Oscar's
+    ``currency`` filter (so "$5.00", never "5.0000 USD"). Empty for no amount."""
+    if amount is None or amount == "":
+        return ""
+    return oscar_currency(quantize(Decimal(amount), currency), currency)

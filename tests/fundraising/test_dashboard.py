@@ -58,7 +58,8 @@ def network():
 
 VIEW_URLS = [
     "fundraising-dashboard:overview", "fundraising-dashboard:ledger", "fundraising-dashboard:ledger-csv",
-    "fundraising-dashboard:ledger-beancount", "fundraising-dashboard:statement",
+    "fundraising-dashboard:ledger-beancount", "fundraising-dashboard:ledger-breakdown-csv",
+    "fundraising-dashboard:statement",
     "fundraising-dashboard:disbursement-list", "fundraising-dashboard:beneficiary-list",
     "fundraising-dashboard:rule-list",
 ]
@@ -153,7 +154,7 @@ def test_overview_chart_has_todays_donations(ledger_staff, sales):
     posted = sum(Entry.objects.filter(transaction__kind="sale", account__kind="payable")
                  .values_list("credit", flat=True))
     html = ledger_staff.get(reverse("fundraising-dashboard:overview")).content.decode()
-    assert f"{timezone.now().date().isoformat()}: {posted:.2f} USD" in html
+    assert f"{timezone.now().date().isoformat()}: {money(posted)}" in html
 
 
 # --- ledger, filters, keyset pagination, CSV --------------------------------------------------------

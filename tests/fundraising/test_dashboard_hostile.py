@@ -12,7 +12,9 @@ FILTERS = {
     "/dashboard/fundraising/ledger/": ["beneficiary", "kind", "currency", "date_from", "date_to", "order", "after",
                                        "before"],
     "/dashboard/fundraising/ledger/export.csv": ["beneficiary", "kind", "currency", "date_from", "date_to", "order"],
-    "/dashboard/fundraising/ledger/export.beancount": ["currency"],
+    "/dashboard/fundraising/ledger/export.beancount": ["beneficiary", "kind", "currency", "date_from", "date_to",
+                                                       "order"],
+    "/dashboard/fundraising/ledger/breakdown.csv": ["beneficiary", "kind", "currency", "date_from", "date_to", "order"],
     "/dashboard/fundraising/statement/": ["beneficiary", "start", "end", "currency"],
 }
 

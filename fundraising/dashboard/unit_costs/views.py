@@ -8,6 +8,7 @@ from oscar.core.loading import get_model
 
 from catalog.models import UnitCost
 from fundraising.dashboard.unit_costs.forms import UnitCostForm
+from fundraising.templatetags.fundraising_tags import money
 
 StockRecord = get_model("partner", "StockRecord")
 
@@ -80,7 +81,7 @@ class UnitCostUpdateView(FormView):
             )
         messages.success(
             self.request,
-            _("Unit cost of %(sku)s set to %(amount)s %(currency)s.")
-            % {"sku": self.stockrecord.partner_sku, "amount": amount, "currency": self.stockrecord.price_currency},
+            _("Unit cost of %(sku)s set to %(amount)s.")
+            % {"sku": self.stockrecord.partner_sku, "amount": money(amount, self.stockrecord.price_currency)},
         )
         return redirect("catalog-dashboard:unit-cost-list")
