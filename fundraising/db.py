@@ -29,6 +29,9 @@ APPEND_ONLY_TABLES = (
     "fundraising_breakdownpart",
     "fundraising_reversalline",
     "fundraising_reversallinepart",
+    # the public chain (migration 0007)
+    "fundraising_chainlink",
+    "fundraising_chainhead",
 )
 ENTRY_TABLE = "fundraising_entry"
 BALANCED_TRIGGER = "fundraising_entry_balanced"

@@ -84,6 +84,14 @@ def ledger_violations():
     yield from _check_sales_match_breakdowns()
     yield from _check_disbursements()
     yield from _check_checkpoint()
+    yield from _check_public_chain()
+
+
+def _check_public_chain():
+    # The public ledger's chain (fundraising.chain): links, their content against the rows, recorded heads.
+    from fundraising.chain import verify_chain
+
+    yield from verify_chain()
 
 
 def _check_triggers():

@@ -471,6 +471,7 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-payments": {"task": "shop.jobs.tasks.reconcile_payments", "schedule": 5 * 60.0},
     "cancel-unpaid-orders": {"task": "shop.jobs.tasks.cancel_unpaid_orders", "schedule": 15 * 60.0},
     "checkpoint-ledger": {"task": "shop.jobs.tasks.checkpoint_ledger", "schedule": 60 * 60.0},
+    "record-ledger-head": {"task": "shop.jobs.tasks.record_ledger_head", "schedule": 60 * 60.0},
     "verify-ledger": {"task": "shop.jobs.tasks.verify_ledger", "schedule": 24 * 60 * 60.0},
     "sweep": {"task": "shop.jobs.tasks.sweep", "schedule": 60.0},
 }

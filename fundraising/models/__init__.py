@@ -58,6 +58,7 @@ from fundraising.models.reversals import ReversalLine, ReversalLinePart
 from fundraising.models.checkpoints import BalanceCheckpoint, CheckpointTotal
 from fundraising.models.campaign import CampaignGoal
 from fundraising.models.verification import LedgerVerification
+from fundraising.models.chain import GENESIS, ChainHead, ChainLink, ChainState
 
 __all__ = [
     "AMOUNT",
@@ -70,9 +71,13 @@ __all__ = [
     "Beneficiary",
     "BreakdownPart",
     "CampaignGoal",
+    "ChainHead",
+    "ChainLink",
+    "ChainState",
     "CheckpointTotal",
     "Disbursement",
     "Entry",
+    "GENESIS",
     "LedgerTransaction",
     "LedgerVerification",
     "OrderLineBreakdown",

@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from oscar.core.loading import get_model
 
+from fundraising import chain
 from fundraising.exceptions import IdempotencyConflict, UnbalancedTransaction
 from fundraising.models import Account, Entry, LedgerTransaction, transaction_digest
 from fundraising.money import quantize, to_minor
@@ -132,4 +133,6 @@ def _post(*, kind, key, currency, entries, order=None, reference="", basis_amoun
         Entry(transaction=txn, account=account, currency=currency, debit=debit, credit=credit, posted_at=posted_at)
         for account, debit, credit in entries
     )
+    # Last, in the caller's transaction: the public chain's end stays locked until it commits (fundraising.chain).
+    chain.seal(txn, entries)
     return txn

@@ -65,6 +65,10 @@ def checkpoint_ledger():
     return run("checkpoint_ledger", command("checkpoint_ledger"), lease_seconds=3600)
 
 
+def record_ledger_head():
+    return run("record_ledger_head", command("record_ledger_head"), lease_seconds=600)
+
+
 def verify_ledger():
     """The ledger's invariants, checked and kept (shown on the fundraising overview); any violation is
     emailed to SHOP_ALERT_EMAIL."""

@@ -35,6 +35,11 @@ def checkpoint_ledger():
 
 
 @shared_task(ignore_result=True)
+def record_ledger_head():
+    return _summary(periodic.record_ledger_head())
+
+
+@shared_task(ignore_result=True)
 def verify_ledger():
     return _summary(periodic.verify_ledger())
 

@@ -7,6 +7,8 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+
+from fundraising.chain import receipt_code
 from oscar.core.loading import get_model
 
 from fundraising.models import OrderLineBreakdown
@@ -151,6 +153,10 @@ def test_the_thank_you_page_shows_what_the_paid_order_gave(client, paid_order):
     session.save()
     html = " ".join(client.get(reverse("checkout:thank-you")).content.decode().split())
     assert f"Your order gave {money(expected)} to Russian LGBT groups." in html
+    # and its receipt code, linked to its entries in the public ledger (issue 17, item 3)
+    code = receipt_code(paid_order.number)
+    assert f"Your receipt code: <code>{code}</code>." in html
+    assert f'href="{reverse("fundraising:ledger")}?receipt={code}"' in html
 
 
 def test_an_unpaid_order_shows_no_donation(client, campaign):
@@ -170,6 +176,10 @@ def test_the_confirmation_email_says_what_the_order_gave(paid_order):
     amount = money(_posted(paid_order))
     assert f"Your order gave {amount} to Russian LGBT groups." in text
     assert f"Your order gave {amount} to Russian LGBT groups." in html
+    code = receipt_code(paid_order.number)
+    link = f"http://example.com{reverse('fundraising:ledger')}?receipt={code}"
+    assert f"Your receipt code: {code}. See it in the public ledger: {link}" in text
+    assert f"Your receipt code: {code}." in html and f'href="{link}"' in html
 
 
 def test_the_account_order_history_shows_each_paid_orders_donation(client, paid_order):

@@ -47,17 +47,18 @@ def lease_of(name):
 # --- the schedule ------------------------------------------------------------------------------------
 
 
-def test_beat_schedules_exactly_the_five_jobs_each_a_task_the_worker_knows():
+def test_beat_schedules_exactly_the_six_jobs_each_a_task_the_worker_knows():
     from shop.celery import app
 
     app.loader.import_default_modules()
     schedule = app.conf.beat_schedule
 
-    assert len(schedule) == 5
+    assert len(schedule) == 6
     assert {entry["task"]: entry["schedule"] for entry in schedule.values()} == {
         "shop.jobs.tasks.reconcile_payments": 300.0,
         "shop.jobs.tasks.cancel_unpaid_orders": 900.0,
         "shop.jobs.tasks.checkpoint_ledger": 3600.0,
+        "shop.jobs.tasks.record_ledger_head": 3600.0,
         "shop.jobs.tasks.verify_ledger": 86400.0,
         "shop.jobs.tasks.sweep": 60.0,
     }
