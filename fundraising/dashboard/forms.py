@@ -116,7 +116,8 @@ class DisbursementForm(forms.Form):
 class BeneficiaryForm(forms.ModelForm):
     class Meta:
         model = Beneficiary
-        fields = ["name", "slug", "description", "country", "active", "default_weight"]
+        fields = ["name", "slug", "description", "country", "active", "default_weight", "visibility", "public_name"]
+        widgets = {"visibility": forms.RadioSelect}
 
     def clean_country(self):
         return self.cleaned_data["country"].upper()

@@ -125,3 +125,27 @@ def test_the_migration_aliases_the_groups_published_before(db):
     aliases = list(Beneficiary.objects.order_by("pk").values_list("visibility", "public_name"))
     assert aliases[:3] == [("aliased", "Group A"), ("aliased", "Group B"), ("aliased", "Group C")]
     assert aliases[25:] == [("aliased", "Group Z"), ("aliased", "Group AA"), ("aliased", "Group AB")]
+
+
+def test_staff_set_a_groups_visibility_and_public_name_in_the_dashboard(staff_client, client, sales):
+    group = Beneficiary.objects.get(slug="coming-out-st-petersburg")
+    url = reverse("fundraising-dashboard:beneficiary-edit", kwargs={"pk": group.pk})
+    form = staff_client.get(url).content.decode()
+    assert 'name="visibility"' in form and 'name="public_name"' in form and "Group B" in form
+    base = {"name": group.name, "slug": group.slug, "description": group.description, "country": "RU",
+            "active": "on", "default_weight": 1}
+    # refused: aliased without a public name, and a public name that is the real name; nothing saved
+    refusals = (("", "An aliased group needs a public name."),
+                ("Coming Out St. Petersburg", "The public name must not be the group&#x27;s real name."))
+    for public_name, message in refusals:
+        response = staff_client.post(url, {**base, "visibility": "aliased", "public_name": public_name})
+        assert response.status_code == 200 and message in response.content.decode()
+        group.refresh_from_db()
+        assert (group.visibility, group.public_name) == ("aliased", "Group B")
+    # saved: renamed alias, seen at once in the public totals
+    response = staff_client.post(url, {**base, "visibility": "aliased", "public_name": "Group North"})
+    assert response.status_code == 302
+    [usd] = json.loads(client.get(reverse("fundraising:totals-json")).content)["currencies"]
+    assert [b["name"] for b in usd["beneficiaries"]] == ["Group A", "Group C", "Group North"]
+    listing = staff_client.get(reverse("fundraising-dashboard:beneficiary-list")).content.decode()
+    assert 'data-visibility="aliased"' in listing and "Group North" in listing and group.name in listing
