@@ -7,9 +7,13 @@ customer, an order number or an address.
 
 from decimal import Decimal
 
+from contextlib import contextmanager
+
+from django.db import connection, transaction
 from django.db.models import Max, Sum
 from django.utils import timezone
 
+from fundraising import chain
 from fundraising.models import CampaignGoal, LedgerTransaction, OrderLineBreakdown
 from fundraising.money import quantize
 from fundraising.selectors import beneficiary_balances, ledger_currencies
@@ -17,9 +21,29 @@ from fundraising.selectors import beneficiary_balances, ledger_currencies
 ZERO = Decimal(0)
 
 
+@contextmanager
+def snapshot():
+    """One consistent read of the ledger: a REPEATABLE READ transaction on PostgreSQL (its first statement), a
+    read transaction on SQLite. Inside an enclosing transaction (tests) it is that transaction's view."""
+    outer = connection.in_atomic_block
+    with transaction.atomic():
+        if not outer and connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
 def transparency_totals():
     """Per currency: raised (sale credits), reversed (refunds, disputes), net, disbursed, payable, items
-    in paid orders (refunds not subtracted), the goal and its progress (net / goal), per group too."""
+    in paid orders (refunds not subtracted), the goal and its progress (net / goal), per group too; and the
+    public chain's end these figures include (``ledger``: sequence number and hash), all read in one snapshot."""
+    with snapshot():
+        totals = _totals()
+        totals["ledger"] = chain.current_head()
+    return totals
+
+
+def _totals():
     currencies = ledger_currencies()
     goals = {goal.currency: goal.amount for goal in CampaignGoal.objects.all()}
     sold = dict(
@@ -96,4 +120,5 @@ def as_json(totals):
             }
             for s in totals["currencies"]
         ],
+        "ledger": {"seq": totals["ledger"][0], "hash": totals["ledger"][1]},
     }

@@ -56,7 +56,7 @@ def test_the_figures_are_described_as_they_are_sent(schema):
     }
     totals = _resolve(schema, schema["paths"]["/api/p6/totals/"]["get"]["responses"]["200"]["content"]
                       ["application/json"]["schema"])
-    assert sorted(totals["required"]) == ["currencies", "generated_at", "last_updated", "schema"]
+    assert sorted(totals["required"]) == ["currencies", "generated_at", "last_updated", "ledger", "schema"]
     section = _resolve(schema, totals["properties"]["currencies"]["items"])
     assert {"raised", "net_raised", "payable", "goal", "beneficiaries"} <= set(section["required"])
 

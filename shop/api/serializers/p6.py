@@ -133,6 +133,11 @@ class CurrencyTotalsSerializer(serializers.Serializer):
     beneficiaries = BeneficiaryTotalsSerializer(many=True)
 
 
+class LedgerEndSerializer(serializers.Serializer):
+    seq = serializers.IntegerField(help_text="The last sequence number of /fundraising/ledger.json included.")
+    hash = serializers.CharField(help_text="That link's hash (64 hex digits).")
+
+
 class TotalsSerializer(serializers.Serializer):
     """The body of /fundraising/totals.json (fundraising.public.as_json); README "Transparency JSON"."""
 
@@ -140,3 +145,4 @@ class TotalsSerializer(serializers.Serializer):
     generated_at = serializers.DateTimeField()
     last_updated = serializers.DateTimeField(allow_null=True)
     currencies = CurrencyTotalsSerializer(many=True)
+    ledger = LedgerEndSerializer(help_text="The public ledger chain's end these totals include.")
