@@ -30,6 +30,7 @@ from fundraising.models import (
     ReversalLinePart,
     transaction_digest,
 )
+from fundraising.money import quantize
 
 Order = get_model("order", "Order")
 Line = get_model("order", "Line")
@@ -301,7 +302,8 @@ def _check_sales_match_breakdowns():
             Prefetch("entries", queryset=Entry.objects.select_related("account")),
             Prefetch(
                 "order__donation_breakdowns",
-                queryset=OrderLineBreakdown.objects.order_by("line_id").prefetch_related("parts"),
+                queryset=OrderLineBreakdown.objects.order_by("line_id").select_related("line")
+                .prefetch_related("parts"),
             ),
         )
         .order_by("id")
@@ -320,6 +322,14 @@ def _sale_matches(sale):
         yield f"breakdown: order {number} has a sale transaction but an incomplete breakdown"
         return
     currency = sale.currency
+    # The breakdown's inputs against Oscar's order lines: a breakdown row rewritten in place (revenue and unit
+    # cost moved together keep the arithmetic right) no longer matches the line the fan bought.
+    for row in rows:
+        line = row.line
+        if row.quantity != line.quantity or row.revenue_excl_tax != quantize(line.line_price_excl_tax, currency):
+            yield (f"breakdown: line {row.line_id} of order {number} says {row.quantity} for "
+                   f"{quantize(row.revenue_excl_tax, currency)} {currency}, but the order line is {line.quantity} for "
+                   f"{quantize(line.line_price_excl_tax, currency)} {currency}")
     credits = defaultdict(lambda: Decimal(0))
     donations = Decimal(0)
     for entry in sale.entries.all():

@@ -285,3 +285,19 @@ def test_the_script_exits_2_with_one_line_when_the_shop_cannot_be_read(tmp_path)
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr.startswith("verify_public_ledger: cannot read the ledger at http://127.0.0.1:9: ")
     assert run.stderr.count("\n") == 1
+
+
+@pytest.mark.django_db
+def test_verify_ledger_compares_every_breakdown_with_its_order_line(sales):
+    """The insider's rewrite: a breakdown row's revenue and unit cost moved together (its arithmetic still right)."""
+    from fundraising.models import OrderLineBreakdown
+
+    row = OrderLineBreakdown.objects.filter(completed_at__isnull=False).select_related("line", "order").first()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE fundraising_orderlinebreakdown SET revenue_excl_tax = revenue_excl_tax + 5, "
+                       "unit_cost = unit_cost + 5.0 / quantity WHERE id = %s", [row.pk])
+    problems = list(ledger_violations())
+    expected = (f"breakdown: line {row.line_id} of order {row.order.number} says {row.quantity} for "
+                f"{row.revenue_excl_tax + 5:.2f} USD, but the order line is {row.line.quantity} for "
+                f"{row.line.line_price_excl_tax:.2f} USD")
+    assert expected in problems
