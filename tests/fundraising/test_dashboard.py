@@ -394,16 +394,17 @@ def test_a_payout_refused_by_the_service_at_confirmation_writes_nothing(treasure
 def test_staff_create_and_edit_a_beneficiary(treasurer, db):
     response = treasurer.post(reverse("fundraising-dashboard:beneficiary-create"), {
         "name": "Moscow Community Center", "slug": "moscow-community-center", "description": "Safe space",
-        "country": "ru", "active": "on", "default_weight": "2"})
+        "country": "ru", "active": "on", "default_weight": "2", "visibility": "aggregated", "public_name": ""})
     assert response.status_code == 302
     beneficiary = Beneficiary.objects.get(slug="moscow-community-center")
-    assert (beneficiary.country, beneficiary.default_weight) == ("RU", 2)
+    assert (beneficiary.country, beneficiary.default_weight, beneficiary.visibility) == ("RU", 2, "aggregated")
     response = treasurer.post(reverse("fundraising-dashboard:beneficiary-edit", kwargs={"pk": beneficiary.pk}), {
         "name": "Moscow Community Centre", "slug": "moscow-community-center", "description": "",
-        "country": "RU", "default_weight": "1"})
+        "country": "RU", "default_weight": "1", "visibility": "aliased", "public_name": "Group M"})
     assert response.status_code == 302
     beneficiary.refresh_from_db()
-    assert (beneficiary.name, beneficiary.active) == ("Moscow Community Centre", False)
+    assert (beneficiary.name, beneficiary.active, beneficiary.public_label) == ("Moscow Community Centre", False,
+                                                                                "Group M")
     assert "Moscow Community Centre" in (
         treasurer.get(reverse("fundraising-dashboard:beneficiary-list")).content.decode())
 

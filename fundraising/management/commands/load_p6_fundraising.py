@@ -10,9 +10,10 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
-from fundraising.models import Beneficiary
+from fundraising.models import Beneficiary, OrderLineBreakdown, ShareRule
 from fundraising.selectors import rule_in_force
 from fundraising.services import set_share_rule
 
@@ -51,6 +52,17 @@ BENEFICIARIES = [
 ]
 
 
+def campaign_start():
+    """A year back, so `simulate_sales --days N` (N <= 365) places donating orders on past days; but never before
+    an order already snapshotted or a rule already recorded (history is not rewritten: set_share_rule refuses)."""
+    start = timezone.now() - dt.timedelta(days=365)
+    latest = [value for value in (
+        OrderLineBreakdown.objects.aggregate(last=Max("snapshotted_at"))["last"],
+        ShareRule.objects.aggregate(last=Max("valid_from"))["last"],
+    ) if value is not None]
+    return max([start] + [value + dt.timedelta(microseconds=1) for value in latest])
+
+
 class Command(BaseCommand):
     help = "Load the P6 demo beneficiaries and the campaign's 50 % share rule (idempotent)."
 
@@ -74,8 +86,7 @@ class Command(BaseCommand):
                     share_bps=CAMPAIGN_SHARE_BPS,
                     weights=[(beneficiary, beneficiary.default_weight) for beneficiary in beneficiaries],
                     note="P6 campaign: half of each sale's profit, split among the Russian LGBT groups",
-                    # A year back, so `simulate_sales --days N` (N <= 365) places donating orders on past days.
-                    valid_from=timezone.now() - dt.timedelta(days=365),
+                    valid_from=campaign_start(),
                 )
                 created.append(
                     f"share rule {rule.share_bps / 100:g} % split among "
