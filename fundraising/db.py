@@ -34,15 +34,19 @@ APPEND_ONLY_TABLES = (
     "fundraising_chainhead",
 )
 ENTRY_TABLE = "fundraising_entry"
+#: Written at placement, completed once at payment, never changed after (migration 0008).
+BREAKDOWN_TABLE = "fundraising_orderlinebreakdown"
 BALANCED_TRIGGER = "fundraising_entry_balanced"
 
 
 def expected_triggers(vendor):
     """Names of the triggers migration 0002 installs on this database vendor."""
     if vendor == "postgresql":
-        return {f"{table}_append_only" for table in APPEND_ONLY_TABLES} | {BALANCED_TRIGGER}
+        return {f"{table}_append_only" for table in APPEND_ONLY_TABLES} | {BALANCED_TRIGGER} \
+            | {f"{BREAKDOWN_TABLE}_completes_only"}
     if vendor == "sqlite":
-        return {f"{table}_no_{op}" for table in APPEND_ONLY_TABLES for op in ("update", "delete")}
+        return {f"{table}_no_{op}" for table in APPEND_ONLY_TABLES for op in ("update", "delete")} \
+            | {f"{BREAKDOWN_TABLE}_completes_only", f"{BREAKDOWN_TABLE}_no_delete"}
     return set()
 
 

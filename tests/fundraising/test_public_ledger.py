@@ -294,6 +294,13 @@ def test_verify_ledger_compares_every_breakdown_with_its_order_line(sales):
 
     row = OrderLineBreakdown.objects.filter(completed_at__isnull=False).select_related("line", "order").first()
     with connection.cursor() as cursor:
+        # with the trigger switched off, as an insider could (the database refuses it otherwise: test below)
+        if connection.vendor == "sqlite":
+            cursor.execute("DROP TRIGGER fundraising_orderlinebreakdown_completes_only")
+        else:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("ALTER TABLE fundraising_orderlinebreakdown DISABLE TRIGGER "
+                           "fundraising_orderlinebreakdown_completes_only")
         cursor.execute("UPDATE fundraising_orderlinebreakdown SET revenue_excl_tax = revenue_excl_tax + 5, "
                        "unit_cost = unit_cost + 5.0 / quantity WHERE id = %s", [row.pk])
     problems = list(ledger_violations())
@@ -301,3 +308,45 @@ def test_verify_ledger_compares_every_breakdown_with_its_order_line(sales):
                 f"{row.revenue_excl_tax + 5:.2f} USD, but the order line is {row.line.quantity} for "
                 f"{row.line.line_price_excl_tax:.2f} USD")
     assert expected in problems
+    assert "append-only: trigger fundraising_orderlinebreakdown_completes_only is missing or disabled" in problems
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sql", [
+    "UPDATE fundraising_orderlinebreakdown SET revenue_excl_tax = revenue_excl_tax + 5 WHERE id = %s",
+    "UPDATE fundraising_orderlinebreakdown SET donation = donation + 1 WHERE id = %s",
+    "UPDATE fundraising_orderlinebreakdown SET completed_at = NULL WHERE id = %s",
+    "DELETE FROM fundraising_orderlinebreakdown WHERE id = %s",
+])
+def test_the_database_refuses_to_rewrite_a_completed_breakdown(sales, sql):
+    from django.db import DatabaseError, transaction
+
+    from fundraising.models import OrderLineBreakdown
+
+    row = OrderLineBreakdown.objects.filter(completed_at__isnull=False).first()
+    before = OrderLineBreakdown.objects.filter(pk=row.pk).values().get()
+    with pytest.raises(DatabaseError, match="fundraising_orderlinebreakdown"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [row.pk])
+    assert OrderLineBreakdown.objects.filter(pk=row.pk).values().get() == before
+
+
+@pytest.mark.django_db
+def test_an_incomplete_breakdown_may_only_be_completed(p6_catalogue):
+    from django.db import DatabaseError, transaction
+
+    from fundraising.models import OrderLineBreakdown
+    from tests.fundraising.support import pay, place_order
+
+    call_command("load_p6_fundraising", stdout=StringIO())
+    order = place_order((p6_catalogue.get(partner_sku="P6-PIN"), 2))
+    row = OrderLineBreakdown.objects.get(order=order)
+    assert row.completed_at is None
+    with pytest.raises(DatabaseError, match="only the completion"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE fundraising_orderlinebreakdown SET unit_cost = 0 WHERE id = %s", [row.pk])
+    # the sale completes it, as every payment does
+    pay(order)
+    row.refresh_from_db()
+    assert row.completed_at is not None and row.unit_cost == D("1.75") and row.donation > 0
+    assert list(ledger_violations()) == []
