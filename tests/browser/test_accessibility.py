@@ -164,6 +164,10 @@ def test_fan_pages_have_no_serious_axe_violations_and_choices_are_reachable_by_k
 
     page.wait_for_url(re.compile(r".*/checkout/thank-you/$"))
     audit.check("thank you")
+    # the fan follows the receipt link to their entries in the public ledger (issue 17)
+    page.click("#p6-receipt a")
+    page.wait_for_url(re.compile(r".*/fundraising/ledger/\?receipt=.*"))
+    audit.check("public ledger (receipt)")
 
-    assert len(audit.pages) == 10
+    assert len(audit.pages) == 11
     assert not audit.found and not audit.unreachable, audit.report()
