@@ -53,11 +53,12 @@ def link_hash(prev_hash, payload_json):
     return hashlib.sha256(f"{prev_hash}\n{payload_json}".encode("ascii")).hexdigest()
 
 
-def payload_for(txn, entries, *, seq):
+def payload_for(txn, entries, *, seq, groups=None):
     """The public content of ``txn`` posted with ``entries`` [(Account, debit, credit)], as a dict."""
     from fundraising.models import Beneficiary
 
-    groups = Beneficiary.objects.in_bulk({account.beneficiary_id for account, _, _ in entries} - {None})
+    if groups is None:  # ``groups``: {id: Beneficiary}, loaded once by a caller checking many transactions
+        groups = Beneficiary.objects.in_bulk({account.beneficiary_id for account, _, _ in entries} - {None})
     amounts = defaultdict(lambda: Decimal(0))
     for account, debit, credit in entries:
         if account.beneficiary_id is None or account.kind not in GROUP_BALANCE_KINDS:
@@ -131,7 +132,10 @@ def verify_chain():
     the chain does not pass through, or a chain end that is not the last link."""
     from fundraising.models import GENESIS, ChainHead, ChainLink, ChainState, LedgerTransaction
 
+    from fundraising.models import Beneficiary
+
     prev, expected_seq, hashes = GENESIS, 1, {}
+    groups = Beneficiary.objects.in_bulk()  # one query, not one per link
     links = (ChainLink.objects.select_related("transaction__order")
              .prefetch_related("transaction__entries__account").order_by("seq"))
     for link in links.iterator(chunk_size=500):
@@ -143,7 +147,8 @@ def verify_chain():
             yield f"public chain: link {link.seq}'s hash does not match its content"
         txn = link.transaction
         stored = json.loads(link.payload)
-        rows = payload_for(txn, [(e.account, e.debit, e.credit) for e in txn.entries.all()], seq=link.seq)
+        rows = payload_for(txn, [(e.account, e.debit, e.credit) for e in txn.entries.all()], seq=link.seq,
+                           groups=groups)
         # labels may have changed since (a group's visibility): compare the amounts and the rest, not the labels
         if {k: v for k, v in stored.items() if k != "amounts"} != {k: v for k, v in rows.items() if k != "amounts"} \
                 or sorted(a for _, a in stored["amounts"]) != sorted(a for _, a in rows["amounts"]):

@@ -350,3 +350,18 @@ def test_an_incomplete_breakdown_may_only_be_completed(p6_catalogue):
     row.refresh_from_db()
     assert row.completed_at is not None and row.unit_cost == D("1.75") and row.donation > 0
     assert list(ledger_violations()) == []
+
+
+@pytest.mark.django_db
+def test_checking_the_chain_costs_the_same_queries_however_long_it_is(sales):
+    from django.test.utils import CaptureQueriesContext
+
+    def queries():
+        with CaptureQueriesContext(connection) as ctx:
+            assert list(chain.verify_chain()) == []
+        return len(ctx.captured_queries)
+
+    before = queries()
+    load_sales(4, refund_rate=0.5, seed=12)
+    assert ChainLink.objects.count() > 12
+    assert queries() == before
