@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.backends.signals import connection_created
 from django.utils.translation import gettext_lazy as _
 
 
@@ -10,7 +9,4 @@ class FundraisingConfig(AppConfig):
     verbose_name = _("Fundraising")
 
     def ready(self):
-        from fundraising.db import register_sqlite_functions
-
-        # The SQLite append-only triggers call this function; see fundraising.db for why.
-        connection_created.connect(register_sqlite_functions, dispatch_uid="fundraising-sqlite-functions")
+        from fundraising import checks  # noqa: F401  (registers the system checks)

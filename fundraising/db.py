@@ -1,21 +1,19 @@
-"""Database-level protection of the ledger: trigger names, and the SQLite flush escape hatch.
+"""Database-level protection of the ledger: trigger names, and the one sanctioned way to empty it on SQLite.
 
-Migration 0002 installs the triggers (its SQL is frozen there); this module knows their names, so
-``verify_ledger`` can check they are all present, and it provides the one sanctioned way to empty the
-ledger tables on SQLite.
+Migration 0002 installs the triggers (its SQL is frozen there, and in 0007-0009); this module knows their names,
+so ``verify_ledger`` can check they are all present, and it lets ``flush`` empty the ledger tables on SQLite.
 
-Why a flush escape hatch: pytest-django's ``transaction=True`` tests (and ``manage.py flush``) empty
-the database after each test. PostgreSQL does it with TRUNCATE, which fires no row trigger, so the
-append-only triggers do not get in the way. SQLite has no TRUNCATE: Django's flush issues
-``DELETE FROM`` per table, which the append-only triggers would refuse. So on SQLite the DELETE
-triggers carry ``WHEN NOT fundraising_flush_in_progress()``: an application-defined SQL function
-registered on every connection Django opens (``connection_created``), answering 1 only while
-``flushing(connection)`` is active, which only our ``flush`` command override does. Any other
-client (the sqlite3 shell, another program) has no such function, so its DELETE fails: the hatch is
-closed by default. Both vendors thus behave alike: row edits refused, whole-database flush allowed.
+Why ``flush`` needs help: pytest-django's ``transaction=True`` tests (and ``manage.py flush``) empty the database
+after each test. PostgreSQL does it with TRUNCATE, which fires no row trigger, so the append-only triggers do not
+get in the way. SQLite has no TRUNCATE: Django's flush issues ``DELETE FROM`` per table, which the append-only
+triggers refuse. Until migration 0009 the SQLite DELETE triggers carried ``WHEN NOT
+fundraising_flush_in_progress()``, a function only Django's connections defined; but any client can define an SQL
+function of that name, so that was an escape anyone could switch on. The triggers are now unconditional, and
+``flush`` (our override, the only caller of ``delete_triggers_lifted``) drops the DELETE triggers, flushes and puts
+back exactly what it dropped, all in one transaction: doing the same by hand needs DDL, which is the power to drop a
+trigger anyway, and a trigger left dropped is reported by ``verify_ledger``.
 """
 
-import weakref
 from contextlib import contextmanager
 
 FLUSH_FUNCTION = "fundraising_flush_in_progress"
@@ -65,25 +63,25 @@ def installed_triggers(connection):
         return {row[0] for row in cursor.fetchall()}
 
 
-def register_sqlite_functions(sender, connection, **kwargs):
-    """``connection_created`` receiver: give each SQLite connection the flush-in-progress function."""
-    if connection.vendor != "sqlite":
-        return
-    wrapper = weakref.ref(connection)  # the sqlite3 connection must not keep Django's wrapper alive
-
-    def flush_in_progress():
-        current = wrapper()
-        return 1 if current is not None and getattr(current, _FLAG, False) else 0
-
-    connection.connection.create_function(FLUSH_FUNCTION, 0, flush_in_progress)
-
-
 @contextmanager
-def flushing(connection):
-    """Let this connection's DELETEs through the SQLite append-only triggers; for ``flush`` only."""
-    previous = getattr(connection, _FLAG, False)
-    setattr(connection, _FLAG, True)
+def delete_triggers_lifted(connection):
+    """SQLite: drop the ledger's DELETE triggers for the block, then re-create exactly those; for ``flush`` only.
+
+    Run it inside the transaction that does the DELETEs, so that a failure anywhere leaves the triggers as they were.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'fundraising%'")
+        lifted = [(name, sql) for name, sql in cursor.fetchall() if name.endswith("_no_delete")]
+        for name, _ in lifted:
+            cursor.execute(f'DROP TRIGGER "{name}"')
     try:
         yield
     finally:
-        setattr(connection, _FLAG, previous)
+        present = installed_triggers(connection)
+        with connection.cursor() as cursor:
+            for name, sql in lifted:
+                if name not in present:
+                    cursor.execute(sql)

@@ -8,6 +8,7 @@ decimals as floating point, so comparing raw SUMs there could report a rounding 
 violation. Every check streams (``iterator``) or aggregates, so it runs at a million entries.
 """
 
+import hmac
 from collections import defaultdict
 from decimal import Decimal
 
@@ -28,6 +29,7 @@ from fundraising.models import (
     OrderLineBreakdown,
     ReversalLine,
     ReversalLinePart,
+    ledger_key,
     transaction_digest,
 )
 from fundraising.money import quantize
@@ -175,15 +177,22 @@ def _check_digests():
     transactions = LedgerTransaction.objects.order_by("id").prefetch_related(
         Prefetch("entries", queryset=Entry.objects.only("transaction_id", "account_id", "debit", "credit"))
     )
+    key = ledger_key()
+    checked = changed = 0
     for txn in transactions.iterator(chunk_size=CHUNK):
         expected = transaction_digest(
             kind=txn.kind, idempotency_key=txn.idempotency_key, currency=txn.currency, order_id=txn.order_id,
             reference=txn.reference, basis_amount=txn.basis_amount, memo=txn.memo, posted_at=txn.posted_at,
             created_by_id=txn.created_by_id,
-            entries=[(e.account_id, e.debit, e.credit) for e in txn.entries.all()],
+            entries=[(e.account_id, e.debit, e.credit) for e in txn.entries.all()], key=key,
         )
-        if expected != txn.digest:
+        checked += 1
+        if not hmac.compare_digest(expected, txn.digest):
+            changed += 1
             yield f"append-only: transaction {txn.id} ({txn.idempotency_key}) or its entries changed after posting"
+    if checked > 1 and changed == checked:
+        yield ("append-only: no digest matches: is P6_LEDGER_KEY the key these transactions were sealed with? "
+               "(or was every one rewritten)")
 
 
 def _check_reversals():

@@ -44,6 +44,11 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set in the environment when DEBUG is off")
     SECRET_KEY = "insecure-development-only-key-never-use-in-production-p6-shop"
 
+# The key of the ledger's digests (HMAC-SHA256, fundraising.models.ledger): whoever can rewrite ledger rows without
+# it cannot re-seal them unseen. Keep it off the database host; unset, it is derived from SECRET_KEY (and
+# `manage.py check --deploy` warns).
+FUNDRAISING_LEDGER_KEY = os.environ.get("P6_LEDGER_KEY", "")
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 

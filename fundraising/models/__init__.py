@@ -22,8 +22,8 @@ and ``campaign`` (the goal and the dashboard's permissions); import them from ``
   ``ReversalLinePart`` (which lines and parts a by-line refund reversed). Every transaction sums to
   zero. A sale whose donation is zero is still posted, as a transaction with no entries, so "every
   paid order has its sale" holds uniformly.
-  ``digest`` (SHA-256 of the transaction and its entries) lets ``verify_ledger`` detect a row changed
-  behind the triggers' back.
+  ``digest`` (HMAC-SHA256 of the transaction and its entries, keyed with ``P6_LEDGER_KEY``) lets
+  ``verify_ledger`` detect a row changed behind the triggers' back, even with its digest recomputed.
 - Enforcement: the ORM refuses ``update()``/``delete()``/re-``save()`` of append-only rows
   (``AppendOnlyQuerySet``, ``AppendOnlyModel``); migration 0002 installs triggers refusing UPDATE and
   DELETE on PostgreSQL and SQLite, and on PostgreSQL a deferred constraint trigger refusing, at commit,
@@ -52,7 +52,7 @@ from fundraising.models.common import (
 )
 from fundraising.models.rules import Beneficiary, ShareRule, ShareRuleBeneficiary, slug_validator
 from fundraising.models.breakdowns import BreakdownPart, OrderLineBreakdown
-from fundraising.models.ledger import Account, Entry, LedgerTransaction, transaction_digest
+from fundraising.models.ledger import Account, Entry, LedgerTransaction, ledger_key, transaction_digest
 from fundraising.models.payouts import Disbursement
 from fundraising.models.reversals import ReversalLine, ReversalLinePart
 from fundraising.models.checkpoints import BalanceCheckpoint, CheckpointTotal
@@ -86,5 +86,6 @@ __all__ = [
     "ShareRule",
     "ShareRuleBeneficiary",
     "slug_validator",
+    "ledger_key",
     "transaction_digest",
 ]

@@ -2,12 +2,14 @@
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from fundraising.models.common import AMOUNT, AppendOnlyModel
@@ -146,19 +148,33 @@ class Entry(AppendOnlyModel):
         return f"{self.account_id} {side} {self.currency}"
 
 
-def transaction_digest(*, kind, idempotency_key, currency, order_id, reference, basis_amount, memo, posted_at,
-                       created_by_id, entries):
-    """SHA-256 of a transaction and its entries ``[(account_id, debit, credit), ...]``, canonically encoded.
+def ledger_key():
+    """The digests' HMAC key: ``P6_LEDGER_KEY`` from the environment, else one derived from SECRET_KEY."""
+    if settings.FUNDRAISING_LEDGER_KEY:
+        return settings.FUNDRAISING_LEDGER_KEY.encode()
+    return salted_hmac("fundraising.ledger-digest", "key", algorithm="sha256").digest()
 
-    Amounts are encoded in integer minor units and the time in UTC microseconds, so the digest is the
-    same whether computed before the insert or from the rows read back (SQLite or PostgreSQL).
+
+def transaction_digest(*, kind, idempotency_key, currency, order_id, reference, basis_amount, memo, posted_at,
+                       created_by_id, entries, version="v2", key=None):
+    """The seal of a transaction and its entries ``[(account_id, debit, credit), ...]``, canonically encoded.
+
+    v2 (every posting since migration 0010): HMAC-SHA256 keyed with ``ledger_key()``, so a row rewritten behind the
+    triggers' back cannot be re-sealed without the key. v1 (before): plain SHA-256, kept only for that migration.
+    Amounts are encoded in integer minor units and the time in UTC microseconds, so the digest is the same whether
+    computed before the insert or from the rows read back (SQLite or PostgreSQL).
     """
     posted = posted_at.astimezone(dt.timezone.utc) if posted_at else None
     payload = [
-        "v1", kind, idempotency_key, currency, order_id, reference,
+        version, kind, idempotency_key, currency, order_id, reference,
         None if basis_amount is None else to_minor(basis_amount, currency),
         memo, posted.isoformat(timespec="microseconds") if posted else None, created_by_id,
         sorted([account_id, to_minor(debit, currency), to_minor(credit, currency)]
                for account_id, debit, credit in entries),
     ]
-    return hashlib.sha256(json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode()).hexdigest()
+    message = json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode()
+    if version == "v1":
+        return hashlib.sha256(message).hexdigest()
+    if version != "v2":
+        raise ValueError(f"unknown digest version {version!r}")
+    return hmac.new(key or ledger_key(), message, hashlib.sha256).hexdigest()

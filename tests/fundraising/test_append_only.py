@@ -174,8 +174,8 @@ def test_postgres_refuses_entries_in_another_currency_at_commit(beneficiaries):
 @pytest.mark.django_db(transaction=True)
 def test_a_transactional_test_with_ledger_rows_is_flushed_on_either_vendor(beneficiaries, shirt, pin):
     # given committed ledger rows: pytest-django flushes them after this test (TRUNCATE on PostgreSQL,
-    # DELETE through the SQLite triggers' flush hatch, see fundraising.db); a refused flush would make
-    # this test error in its teardown
+    # DELETE with the SQLite DELETE triggers lifted by the flush command, see fundraising.db); a refused
+    # flush would make this test error in its teardown
     from fundraising import services
 
     services.set_share_rule(share_bps=5000, weights=[(b, 1) for b in beneficiaries])
@@ -187,4 +187,46 @@ def test_a_transactional_test_with_ledger_rows_is_flushed_on_either_vendor(benef
     with pytest.raises((IntegrityError, DatabaseError)):
         _raw("DELETE FROM fundraising_entry")
     assert Entry.objects.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_empties_the_ledger_and_puts_every_trigger_back(beneficiaries, shirt, pin):
+    from django.core.management import call_command
+
+    from fundraising import services
+    from fundraising.db import expected_triggers, installed_triggers
+
+    services.set_share_rule(share_bps=5000, weights=[(b, 1) for b in beneficiaries])
+    support.pay(support.place_order((shirt, 1)), fee=D("1.03"))
+    assert LedgerTransaction.objects.count() == 1
+
+    call_command("flush", interactive=False, verbosity=0)
+
+    assert (LedgerTransaction.objects.count(), Entry.objects.count(), OrderLineBreakdown.objects.count()) == (0, 0, 0)
+    assert installed_triggers(connection) == expected_triggers(connection.vendor)
+    # and the triggers it put back refuse a DELETE of the next sale's rows
+    services.set_share_rule(share_bps=5000, weights=[(b, 1) for b in support.make_beneficiaries()])
+    support.pay(support.place_order((support.make_stockrecord("25.00", cost="10.00"), 1)), fee=D("1.03"))
+    for table in ("fundraising_entry", "fundraising_ledgertransaction", "fundraising_orderlinebreakdown"):
+        with pytest.raises((IntegrityError, DatabaseError)):
+            _raw(f"DELETE FROM {table}")
+    assert (LedgerTransaction.objects.count(), Entry.objects.count()) == (1, 4)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's DELETE triggers only")
+@pytest.mark.django_db
+def test_a_sqlite_client_defining_the_old_flush_function_still_cannot_delete(paid_order):
+    # given a client that defines the function the DELETE triggers used to consult (before migration 0009)
+    connection.ensure_connection()
+    connection.connection.create_function("fundraising_flush_in_progress", 0, lambda: 1)
+    counts = (LedgerTransaction.objects.count(), Entry.objects.count(), OrderLineBreakdown.objects.count())
+    assert counts[0] > 0
+
+    # when it deletes ledger rows, then every DELETE is refused and nothing is gone
+    for table in ("fundraising_entry", "fundraising_ledgertransaction", "fundraising_orderlinebreakdown",
+                  "fundraising_chainlink"):
+        with pytest.raises(IntegrityError, match="DELETE refused"):
+            _raw(f"DELETE FROM {table}")
+    assert (LedgerTransaction.objects.count(), Entry.objects.count(),
+            OrderLineBreakdown.objects.count()) == counts
 
