@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _manage(*args, env_overrides):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEBUG", "SECRET_KEY", "SECURE_", "DJANGO_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEBUG", "SECRET_KEY", "SECURE_", "DJANGO_", "P6_LEDGER_KEY"))}
     env.update(env_overrides)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
@@ -19,9 +19,19 @@ def test_production_settings_pass_check_deploy(tmp_path):
     result = _manage("check", "--deploy", "--fail-level", "WARNING", env_overrides={
         "SECRET_KEY": "x7#kq2!v9@pL0zR$w4^mN8&bT1*eY6(uH3)jC5-aS0+dF2=gK9_iO7~lQ4|sW1",
         "ALLOWED_HOSTS": "shop.p6.example.org", "P6_VAR_DIR": str(tmp_path),
+        "P6_LEDGER_KEY": "Qm3$vX8!pR2#tL6@wZ9^nB4&kF7*hJ1(dS5)yC0-gE3+aU8=oI6~rM2|eW4",
     })
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_the_ledger_key_is_not_set(tmp_path):
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env_overrides={
+        "SECRET_KEY": "x7#kq2!v9@pL0zR$w4^mN8&bT1*eY6(uH3)jC5-aS0+dF2=gK9_iO7~lQ4|sW1",
+        "ALLOWED_HOSTS": "shop.p6.example.org", "P6_VAR_DIR": str(tmp_path),
+    })
+    assert result.returncode != 0
+    assert "(fundraising.W001) P6_LEDGER_KEY is not set" in result.stdout + result.stderr
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path):
