@@ -125,9 +125,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "oscarapi",
     "drf_spectacular",  # the API's OpenAPI schema at /api/schema/ (see SPECTACULAR_SETTINGS)
+    "csp",  # django-csp: its checks of the Content-Security-Policy settings (shop.security.headers)
     # P6
     "shop.apps.ShopConfig",
     "shop.jobs.apps.JobsConfig",
+    "shop.security.apps.SecurityConfig",
+    "shop.security.dashboard.apps.SecurityDashboardConfig",
     "shop.pagecache.apps.PageCacheConfig",
     "shop.payments.apps.PaymentsConfig",
     "shop.payments.dashboard.apps.PaymentsDashboardConfig",
@@ -141,6 +144,8 @@ SITE_ID = 1
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy (with its per-request nonce), Permissions-Policy, Reporting-Endpoints.
+    "shop.security.headers.SecurityHeadersMiddleware",
     # A NUL in the query string would reach PostgreSQL through views that read request.GET: 400 instead.
     "shop.middleware.RejectNulCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -176,6 +181,7 @@ TEMPLATES = [
                 "oscar.apps.checkout.context_processors.checkout",
                 "oscar.apps.communication.notifications.context_processors.notifications",
                 "oscar.core.context_processors.metadata",
+                "shop.security.context_processors.csp_nonce",
             ],
         },
     }
@@ -287,7 +293,71 @@ CSRF_COOKIE_SECURE = not DEBUG and SECURE_SSL_REDIRECT
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = os.environ.get("SECURE_CROSS_ORIGIN_OPENER_POLICY", "same-origin") or None
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# Content-Security-Policy (django-csp 4; shop/security/headers.py, README "Security headers"): our origin only, inline
+# scripts and <style> elements only with the request's nonce; the payment page adds Stripe's origins itself.
+# Style attributes stay allowed (style-src-attr): they cannot run script, and Oscar's templates and its jQuery
+# plugins set them; a nonce cannot be given to an attribute.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+SECURITY_CSP_REPORT_URL = "/security/csp-report/"
+
+
+def _media_origins():
+    origins = env_list("CSP_IMG_SRC")
+    if os.environ.get("MEDIA_CUSTOM_DOMAIN"):
+        origins.append(f"https://{os.environ['MEDIA_CUSTOM_DOMAIN']}")
+    elif os.environ.get("MEDIA_ENDPOINT_URL"):
+        origins.append(os.environ["MEDIA_ENDPOINT_URL"].rstrip("/"))
+    elif MEDIA_BUCKET:
+        origins.append(f"https://{MEDIA_BUCKET}.s3.amazonaws.com")
+        if os.environ.get("MEDIA_REGION"):
+            origins.append(f"https://{MEDIA_BUCKET}.s3.{os.environ['MEDIA_REGION']}.amazonaws.com")
+    return origins
+
+
+_CSP = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": [SELF, "data:", *_media_origins()],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-src": [NONE],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        # report-uri only: Chromium ignores report-uri when report-to is present, and sends report-to's reports
+        # in batches up to a minute late; Firefox and Safari have no report-to for CSP. The endpoint takes both.
+        "report-uri": [SECURITY_CSP_REPORT_URL],
+    },
+}
+# CSP_REPORT_ONLY=1 sends the policy as Content-Security-Policy-Report-Only (reported, not enforced): for trying
+# a change of policy on the live shop first.
+if env_bool("CSP_REPORT_ONLY", False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CSP
+else:
+    CONTENT_SECURITY_POLICY = _CSP
+# The report endpoint (shop/security/reports.py): bounded per request, per client address and in rows; a
+# violation on a page matching SECURITY_CSP_ALERT_PATHS (the payment page) emails SHOP_ALERT_EMAIL, at most once an
+# interval per violation and SECURITY_CSP_ALERTS_PER_HOUR in all (the endpoint is public: forged reports must not
+# flood the staff's mailbox).
+SECURITY_CSP_REPORT_MAX_BYTES = int(os.environ.get("SECURITY_CSP_REPORT_MAX_BYTES", "8192"))
+SECURITY_CSP_REPORTS_PER_MINUTE = int(os.environ.get("SECURITY_CSP_REPORTS_PER_MINUTE", "30"))
+SECURITY_CSP_MAX_DISTINCT = int(os.environ.get("SECURITY_CSP_MAX_DISTINCT", "1000"))
+SECURITY_CSP_ALERT_PATHS = [r"^/checkout/pay/[^/]+/$"]
+SECURITY_CSP_ALERT_INTERVAL_SECONDS = int(os.environ.get("SECURITY_CSP_ALERT_INTERVAL_SECONDS", "3600"))
+SECURITY_CSP_ALERTS_PER_HOUR = int(os.environ.get("SECURITY_CSP_ALERTS_PER_HOUR", "10"))
+# Powerful browser features: none but payment, and that only for Stripe's frame (Payment Request, Apple Pay).
+SECURITY_PERMISSIONS_POLICY = os.environ.get(
+    "PERMISSIONS_POLICY",
+    'payment=("https://js.stripe.com"), camera=(), microphone=(), geolocation=(), usb=()',
+)
 
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
@@ -376,6 +446,7 @@ OSCAR_DASHBOARD_NAVIGATION.append(
             {"label": _("Stripe events"), "url_name": "payments-dashboard:webhook-events"},
             {"label": _("Emails to fans"), "url_name": "payments-dashboard:email-list"},
             {"label": _("Scheduled jobs"), "url_name": "payments-dashboard:job-runs"},
+            {"label": _("Security reports"), "url_name": "security-dashboard:csp-violations"},
         ],
     }
 )

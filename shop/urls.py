@@ -9,6 +9,7 @@ from shop import browse, views
 from shop.favicon import favicon
 from shop.jobs.health import healthz
 from shop.payments import webhooks
+from shop.security import reports
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="p6-home"),
@@ -27,11 +28,14 @@ urlpatterns = [
     # Our dashboard sections sit beside Oscar's (never fork `dashboard`); their nav entries are in settings.
     path("dashboard/unit-costs/", apps.get_app_config("catalog_dashboard").urls),
     path("dashboard/payments/", apps.get_app_config("payments_dashboard").urls),
+    path("dashboard/security/", apps.get_app_config("security_dashboard").urls),
     path("dashboard/fundraising/", apps.get_app_config("fundraising_dashboard").urls),
     # Public transparency page and its JSON (no personal data).
     path("fundraising/", include("fundraising.urls")),
     # Outside the checkout app: with anonymous checkout off, Oscar wraps every checkout URL in login_required.
     path("payments/stripe/webhook/", webhooks.stripe_webhook, name="stripe-webhook"),
+    # Where browsers report Content-Security-Policy violations (report-uri and report-to).
+    path("security/csp-report/", reports.csp_report, name="csp-report"),
     # Headless API: ours first, then django-oscar-api (products, basket, checkout; its checkout view is
     # ours, through OSCARAPI_OVERRIDE_MODULES).
     path("api/p6/", include("shop.api.urls")),

@@ -24,6 +24,7 @@ from django.views import generic
 from oscar.apps.checkout import views as oscar_views
 from oscar.core.loading import get_model
 
+from shop.security.headers import allow_stripe
 from shop.checkout import declines, emails, orders, placement
 from shop.checkout.stock import OutOfStock
 from shop.payments import services as payments
@@ -138,7 +139,8 @@ class PayView(generic.TemplateView):
         if link_hash:
             # Remembered in the session now: drop the hash from the address bar, the history and any Referer.
             return redirect("checkout:pay", order_number=self.order.number)
-        return super().dispatch(request, *args, **kwargs)
+        # The one page whose Content-Security-Policy lets Stripe.js in (its script, frames and API).
+        return allow_stripe(super().dispatch(request, *args, **kwargs))
 
     def get(self, request, *args, **kwargs):
         if self.order.status in payments.PAID_STATUSES:

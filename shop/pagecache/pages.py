@@ -4,9 +4,10 @@ The catalogue list, the category pages, the home page and the product page cost 
 (product and variant queries, the donation estimate, the category tree of the navigation, template
 rendering); a flash sale asks for the same few pages thousands of times. A page is cached whole when
 the request shows nothing personal: an anonymous visitor with an empty basket and no messages. Such a
-page differs between visitors only by its CSRF token, which is rendered as a placeholder and replaced
-with the visitor's own token on the way out (so the add-to-basket form posts as before and the CSRF
-cookie is set as before).
+page differs between visitors only by its CSRF token and its Content-Security-Policy nonce, which are
+rendered as placeholders and replaced with the visitor's own token and this response's nonce on the way
+out (so the add-to-basket form posts as before, the CSRF cookie is set as before, and the page's inline
+script carries the nonce its header names: shop/security/headers.py).
 
 A cached page is found by a key made of:
 - the catalogue stamp (shop/pagecache/models.py), bumped by every save or delete of what pages show;
@@ -45,6 +46,8 @@ StockRecord = get_model("partner", "StockRecord")
 
 #: Rendered in place of the CSRF token in cached pages; replaced by the visitor's token when served.
 CSRF_PLACEHOLDER = "p6-page-cache-csrf-token-placeholder"
+#: Rendered in place of the CSP nonce in cached pages; replaced by this response's nonce when served.
+NONCE_PLACEHOLDER = "p6-page-cache-csp-nonce-placeholder"
 #: Query parameters a cached page may have (any other: the page is built, not cached).
 CACHED_PARAMS = frozenset({"page"})
 KEY_PREFIX = "p6:page"
@@ -104,9 +107,14 @@ def cached_response(request, key):
     html = cache.get(key)
     if html is None:
         return None
-    response = HttpResponse(html.replace(CSRF_PLACEHOLDER, get_token(request)))
+    response = HttpResponse(personalised(html, request))
     response["X-Page-Cache"] = "hit"
     return response
+
+
+def personalised(html, request):
+    """``html`` with the visitor's CSRF token and this request's CSP nonce in place of the placeholders."""
+    return html.replace(CSRF_PLACEHOLDER, get_token(request)).replace(NONCE_PLACEHOLDER, str(request.csp_nonce))
 
 
 def keep_when_rendered(request, response, key):
@@ -119,7 +127,7 @@ def keep_when_rendered(request, response, key):
             keep = seconds_to_keep()
             if keep:
                 cache.set(key, html, keep)
-        rendered.content = html.replace(CSRF_PLACEHOLDER, get_token(request))
+        rendered.content = personalised(html, request)
         rendered["X-Page-Cache"] = "miss"
         return rendered
 
@@ -138,6 +146,7 @@ class CachedPageMixin:
         ctx = super().get_context_data(**kwargs)
         if getattr(self, "page_key", None):
             ctx["csrf_token"] = CSRF_PLACEHOLDER  # the view's context wins over the csrf context processor
+            ctx["csp_nonce"] = NONCE_PLACEHOLDER
         return ctx
 
     def cached_get(self, request, build):

@@ -46,6 +46,10 @@ PAGE_MAX, URL_MAX, DIRECTIVE_MAX = 500, 500, 64
 OVERFLOW_PAGE = "(not stored: SECURITY_CSP_MAX_DISTINCT reached)"
 
 
+#: A path segment that is a number (an order number): stored as ``<n>``.
+NUMBER_SEGMENT = re.compile(r"/\d+(?=/|$)")
+
+
 def max_bytes():
     return int(getattr(settings, "SECURITY_CSP_REPORT_MAX_BYTES", 8192))
 
@@ -95,12 +99,13 @@ class Violation:
 
 
 def page_path(url):
-    """The document's path alone: no scheme, host, query or fragment (a query may hold an email)."""
+    """The document's path alone: no scheme, host, query or fragment (a query may hold an email), and every
+    all-digit segment (an order number) as ``<n>``, so that one cause on every fan's payment page is one row."""
     try:
         path = urlsplit(url.strip()).path
     except ValueError:
         raise BadReport("The document URL is not a URL.") from None
-    return (path or "/")[:PAGE_MAX]
+    return NUMBER_SEGMENT.sub("/<n>", path or "/")[:PAGE_MAX]
 
 
 def strip_url(value):

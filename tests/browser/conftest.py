@@ -48,11 +48,34 @@ def chromium():
             browser.close()
 
 
+#: Reports each Content-Security-Policy violation the page sees to the test (see watch_csp).
+_CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+    window.__p6_csp_violation({page: location.pathname, directive: event.effectiveDirective,
+                               blocked: event.blockedURI, sample: event.sample || ""});
+});
+"""
+
+
+def watch_csp(context):
+    """The list every Content-Security-Policy violation of ``context``'s pages is appended to, as it happens."""
+    violations = []
+
+    def seen(violation):
+        violations.append(violation)
+
+    context.expose_function("__p6_csp_violation", seen)
+    context.add_init_script(_CSP_LISTENER)
+    return violations
+
+
 @pytest.fixture
 def page(chromium, request):
     context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
+    violations = watch_csp(context)
     page = context.new_page()
+    page.csp_violations = violations  # a test that provokes violations on purpose checks and clears them
     yield page
     failed = getattr(request.node, "rep_call", None)
     if failed is not None and failed.failed:
@@ -60,6 +83,10 @@ def page(chromium, request):
         name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)[-150:]
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     context.close()
+    passed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.passed
+    if passed:
+        # Every browser test runs with zero violations: the purchase, 3D Secure, the dashboard pages, the switcher.
+        assert violations == [], f"Content-Security-Policy violations: {violations}"
 
 
 @pytest.fixture(scope="session")

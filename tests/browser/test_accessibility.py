@@ -22,6 +22,8 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from oscar.core.loading import get_model
 
+from tests.browser.conftest import watch_csp
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 Product = get_model("catalogue", "Product")
@@ -38,9 +40,11 @@ def fan(request, chromium):
     lang = request.param
     context = chromium.new_context(locale=LOCALES[lang], viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
+    violations = watch_csp(context)
     page = context.new_page()
     yield lang, page
     context.close()
+    assert violations == [], f"Content-Security-Policy violations: {violations}"
 
 
 class Audit:

@@ -39,6 +39,14 @@ def test_the_dashboard_order_pages_log_no_console_error(page, shop, campaign, st
     assert f"Order #{order.number}" in page.content()
     page.goto(f"{shop}/dashboard/orders/{order.number}/#lines", wait_until="networkidle")
     assert errors == []
+    # and the refund form, the fundraising pages and the security reports start up as cleanly, under the
+    # Content-Security-Policy (the page fixture fails the test on any violation)
+    for path in (f"/dashboard/payments/orders/{order.number}/refund/", "/dashboard/fundraising/",
+                 "/dashboard/fundraising/ledger/", "/dashboard/fundraising/statement/",
+                 "/dashboard/security/csp-violations/"):
+        response = page.goto(f"{shop}{path}", wait_until="networkidle")
+        assert response.status == 200, path
+    assert errors == [] and page.csp_violations == []
     # (the check sees errors: a script error on this page is collected)
     page.evaluate("setTimeout(function () { oscar.dashboard.orders.initTable(); }, 0)")
     page.wait_for_timeout(200)

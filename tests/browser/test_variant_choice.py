@@ -9,6 +9,7 @@ import pytest
 from oscar.core.loading import get_model
 
 from fundraising.models import Entry, LedgerTransaction
+from tests.browser.conftest import watch_csp
 from tests.browser.test_purchase import GOOD_CARD, type_card
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -27,8 +28,10 @@ def flat(text):
 def french_page(chromium):
     context = chromium.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
+    violations = watch_csp(context)
     yield context.new_page()
     context.close()
+    assert violations == [], f"Content-Security-Policy violations: {violations}"
 
 
 def test_a_french_fan_chooses_colour_and_size_and_sees_price_and_donation_follow(

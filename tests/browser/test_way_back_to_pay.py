@@ -8,6 +8,7 @@ from oscar.core.loading import get_model
 
 from fundraising.models import LedgerTransaction
 from shop.payments.models import PaymentAttempt
+from tests.browser.conftest import watch_csp
 from tests.browser.test_purchase import GOOD_CARD, checkout_tshirt_as_guest, type_card
 from tests.stripe_peer import request
 
@@ -35,6 +36,7 @@ def test_a_guest_leaves_the_payment_page_and_pays_from_the_order_email_in_a_new_
     link = re.search(r"Complete payment: https?://[^/\s]+(/\S+)", email.body).group(1)
     context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
+    violations = watch_csp(context)
     try:
         fresh = context.new_page()
         fresh.goto(f"{shop}{link}")
@@ -53,6 +55,7 @@ def test_a_guest_leaves_the_payment_page_and_pays_from_the_order_email_in_a_new_
         assert fresh.locator("#checkout-steps li.active").inner_text().strip() == "5. Confirmation"
     finally:
         context.close()
+    assert violations == [], f"Content-Security-Policy violations: {violations}"
     order.refresh_from_db()
     assert order.status == "Paid"
     assert len(_charges(browser_localstripe, order)) == 1

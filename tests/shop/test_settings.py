@@ -9,7 +9,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _manage(*args, env_overrides):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DEBUG", "SECRET_KEY", "SECURE_", "DJANGO_", "P6_LEDGER_KEY"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DEBUG", "SECRET_KEY", "SECURE_", "DJANGO_", "P6_LEDGER_KEY", "CSP_", "PERMISSIONS_",
+                                "MEDIA_"))}
     env.update(env_overrides)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=120)
@@ -44,3 +46,25 @@ def test_a_malformed_boolean_is_refused(tmp_path):
     result = _manage("check", env_overrides={"DEBUG": "maybe", "P6_VAR_DIR": str(tmp_path)})
     assert result.returncode != 0
     assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_the_security_headers_are_configured_from_the_environment(tmp_path):
+    show = ("from django.conf import settings; "
+            "print(bool(getattr(settings, 'CONTENT_SECURITY_POLICY', None)), "
+            "bool(getattr(settings, 'CONTENT_SECURITY_POLICY_REPORT_ONLY', None)), "
+            "repr(settings.SECURITY_PERMISSIONS_POLICY), repr(settings.SECURE_CROSS_ORIGIN_OPENER_POLICY), "
+            "settings.CONTENT_SECURITY_POLICY_REPORT_ONLY['DIRECTIVES']['img-src'] if "
+            "getattr(settings, 'CONTENT_SECURITY_POLICY_REPORT_ONLY', None) else "
+            "settings.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src'])")
+    defaults = _manage("shell", "-c", show, env_overrides={"DEBUG": "1", "P6_VAR_DIR": str(tmp_path)})
+    assert defaults.returncode == 0, defaults.stderr
+    assert defaults.stdout.strip().splitlines()[-1] == (
+        "True False 'payment=(\"https://js.stripe.com\"), camera=(), microphone=(), geolocation=(), usb=()' "
+        "'same-origin' [\"'self'\", 'data:']")
+    changed = _manage("shell", "-c", show, env_overrides={
+        "DEBUG": "1", "P6_VAR_DIR": str(tmp_path), "CSP_REPORT_ONLY": "1", "PERMISSIONS_POLICY": "",
+        "SECURE_CROSS_ORIGIN_OPENER_POLICY": "", "CSP_IMG_SRC": "https://img.example.org",
+        "MEDIA_BUCKET": "p6-media", "MEDIA_CUSTOM_DOMAIN": "cdn.example.org"})
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.strip().splitlines()[-1] == (
+        "False True '' None [\"'self'\", 'data:', 'https://img.example.org', 'https://cdn.example.org']")
