@@ -160,14 +160,36 @@ def test_the_payment_page_allows_exactly_stripes_origins(client, p6_catalogue, c
 
 def test_staff_pages_answer_with_the_policy(staff_client, p6_catalogue, campaign):
     order, _ = place_order(Client())
-    for url in (reverse("dashboard:index"), reverse("dashboard:order-list"),
-                reverse("dashboard:order-detail", kwargs={"number": order.number}),
-                reverse("fundraising-dashboard:overview"), reverse("fundraising-dashboard:ledger"),
-                reverse("fundraising-dashboard:statement"), reverse("security-dashboard:csp-violations")):
+    urls = [reverse("dashboard:index"), reverse("dashboard:order-list"),
+            reverse("dashboard:order-detail", kwargs={"number": order.number}),
+            reverse("payments-dashboard:order-refund", kwargs={"number": order.number}),
+            reverse("dashboard:catalogue-product-list"), reverse("catalog-dashboard:unit-cost-list"),
+            reverse("payments-dashboard:excess-list"), reverse("payments-dashboard:webhook-events"),
+            reverse("payments-dashboard:email-list"), reverse("payments-dashboard:job-runs"),
+            reverse("security-dashboard:csp-violations")]
+    urls += [reverse(f"fundraising-dashboard:{name}") for name in (
+        "overview", "ledger", "statement", "disbursement-list", "disbursement-create", "beneficiary-list",
+        "beneficiary-create", "rule-list", "rule-create", "goal")]
+    for url in urls:
         page = staff_client.get(url)
         assert page.status_code == 200, url
         rules = policy(page)
         assert {k: rules[k] for k in BASE} == BASE, url
+        assert_nonce_matches(page)
+
+
+def test_a_fans_account_pages_answer_with_the_policy(client, p6_catalogue, campaign, django_user_model):
+    django_user_model.objects.create_user(username="ana", email="ana@example.org", password="fan-pass-123")
+    assert client.login(username="ana@example.org", password="fan-pass-123")
+    order, _ = place_order(client, email="ana@example.org")
+    for url in (reverse("customer:profile-view"), reverse("customer:order-list"),
+                reverse("customer:order", kwargs={"order_number": order.number}),
+                reverse("customer:profile-update"), reverse("customer:change-password")):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        rules = policy(page)
+        assert {k: rules[k] for k in BASE} == BASE, url
+        assert rules["frame-src"] == ["'none'"], url
         assert_nonce_matches(page)
 
 
