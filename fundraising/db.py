@@ -30,6 +30,9 @@ APPEND_ONLY_TABLES = (
     # the public chain (migration 0007)
     "fundraising_chainlink",
     "fundraising_chainhead",
+    # partners' posted report lines (migration 0011)
+    "fundraising_partnersaleline",
+    "fundraising_partnersalelinepart",
 )
 ENTRY_TABLE = "fundraising_entry"
 #: Written at placement, completed once at payment, never changed after (migration 0008).

@@ -49,6 +49,8 @@ ALLOWED_SIDES = {
     Kind.DISPUTE: ({AK.PAYABLE, AK.RECEIVABLE}, {AK.DONATIONS}),
     Kind.RESTORATION: ({AK.DONATIONS}, {AK.PAYABLE, AK.RECEIVABLE}),
     Kind.DISBURSEMENT: ({AK.PAYABLE}, {AK.DISBURSED}),
+    Kind.PARTNER_SALE: ({AK.DONATIONS}, {AK.PAYABLE}),
+    Kind.PARTNER_RETURN: ({AK.PAYABLE, AK.RECEIVABLE}, {AK.DONATIONS}),
 }
 
 CHUNK = 500
@@ -85,6 +87,7 @@ def ledger_violations():
     yield from _check_paid_orders()
     yield from _check_status_follows_money()
     yield from _check_sales_match_breakdowns()
+    yield from _check_partner_lines()
     yield from _check_disbursements()
     yield from _check_checkpoint()
     yield from _check_public_chain()
@@ -426,3 +429,82 @@ def _check_checkpoint():
         if actual.get(key, (0, 0)) != stored.get(key, (0, 0)):
             yield (f"checkpoint {checkpoint.upto_entry_id}: account {key[0]} {key[1]} totals "
                    f"{stored.get(key)} differ from the entries' {actual.get(key)} (in 1/10000)")
+
+
+def _check_partner_lines():
+    """Every partner report line posted once, under its key, its transaction equal to its stored split, a sale's
+    figures equal to a recomputation, and no SKU's returns beyond what its sales posted (issue 19)."""
+    from fundraising.models import PartnerSaleLine
+
+    for txn_id, key in (
+        LedgerTransaction.objects.filter(kind__in=LedgerTransaction.PARTNER_KINDS, partner_line__isnull=True)
+        .values_list("id", "idempotency_key")
+    ):
+        yield f"partner: transaction {txn_id} ({key}) has no report line"
+    for txn_id, kind, key in (
+        LedgerTransaction.objects.filter(idempotency_key__startswith="partner:")
+        .exclude(kind__in=LedgerTransaction.PARTNER_KINDS).values_list("id", "kind", "idempotency_key")
+    ):
+        yield f"partner: {kind} transaction {txn_id} has the partner key {key!r}"
+    lines = PartnerSaleLine.objects.select_related("partner", "transaction", "rule").prefetch_related(
+        "parts", Prefetch("transaction__entries", queryset=Entry.objects.select_related("account")),
+        "rule__allocations",
+    ).order_by("id")
+    posted = defaultdict(lambda: Decimal(0))
+    reversed_ = defaultdict(lambda: Decimal(0))
+    for line in lines.iterator(chunk_size=CHUNK):
+        yield from _partner_line_matches(line)
+        for part in line.parts.all():
+            target = reversed_ if line.quantity < 0 else posted
+            target[(line.partner.slug, line.sku, line.currency, part.beneficiary_id)] += part.amount
+    for key in sorted(reversed_):
+        if reversed_[key] > posted.get(key, Decimal(0)):
+            yield (f"partner: returns of {key[1]} in {key[2]} from {key[0]} reversed {reversed_[key]} for beneficiary "
+                   f"{key[3]}, more than the {posted.get(key, Decimal(0))} posted")
+
+
+def _partner_line_matches(line):
+    txn = line.transaction
+    name = f"partner line {line.partner.slug}:{line.line_id}"
+    is_return = line.quantity < 0
+    expected_kind = Kind.PARTNER_RETURN if is_return else Kind.PARTNER_SALE
+    if txn.kind != expected_kind or txn.idempotency_key != f"partner:{line.partner.slug}:{line.line_id}":
+        yield f"partner: {name} posted as {txn.kind} {txn.idempotency_key!r}"
+    if txn.currency != line.currency:
+        yield f"partner: {name} is in {line.currency}, its transaction in {txn.currency}"
+    parts = {part.beneficiary_id: part.amount for part in line.parts.all()}
+    if sum(parts.values(), Decimal(0)) != line.donation:
+        yield f"partner: {name}: parts sum to {sum(parts.values(), Decimal(0))}, its donation is {line.donation}"
+    beneficiary_side, campaign_side = defaultdict(lambda: Decimal(0)), Decimal(0)
+    for entry in txn.entries.all():
+        if entry.account.beneficiary_id is None:
+            campaign_side += entry.credit - entry.debit if is_return else entry.debit - entry.credit
+        else:
+            beneficiary_side[entry.account.beneficiary_id] += (
+                entry.debit - entry.credit if is_return else entry.credit - entry.debit)
+    entered = {b: amount for b, amount in beneficiary_side.items() if amount}
+    if entered != {b: amount for b, amount in parts.items() if amount} or campaign_side != line.donation:
+        yield (f"partner: {name}: its transaction {txn.id} moves {campaign_side} ({dict(sorted(entered.items()))}), "
+               f"its stored split says {line.donation} ({dict(sorted(parts.items()))})")
+    if is_return:
+        return
+    if line.rule is None:
+        yield f"partner: {name} is a sale without a share rule"
+        return
+    allocations = sorted(line.rule.allocations.all(), key=lambda a: a.beneficiary_id)
+    weights = [(a.beneficiary_id, a.weight) for a in allocations]
+    try:
+        [result] = allocation.compute_breakdown(
+            currency=line.currency,
+            lines=[allocation.LineInput(key=0, revenue_excl_tax=quantize(line.revenue, line.currency),
+                                        unit_cost=quantize(line.unit_cost, line.currency), quantity=line.quantity)],
+            fee=quantize(line.fee, line.currency), share_bps=line.share_bps, weights=weights,
+        )
+    except (TypeError, ValueError) as error:
+        yield f"partner: {name} cannot be recomputed: {error}"
+        return
+    if (line.share_bps != line.rule.share_bps or line.revenue != line.unit_price * line.quantity
+            or result.profit != line.profit or result.donation != line.donation
+            or {b: a for b, a in result.parts if a} != {b: a for b, a in parts.items() if a}):
+        yield (f"partner: {name}: stored profit {line.profit}, donation {line.donation}, parts "
+               f"{dict(sorted(parts.items()))}; recomputed {result.profit}, {result.donation}, {dict(result.parts)}")

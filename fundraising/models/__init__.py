@@ -2,8 +2,9 @@
 
 Design (DESIGN.md "Money rules" and "The ledger"); keep this docstring true. One module per sub-domain:
 ``common`` (amount precision, paid statuses, the append-only guards), ``rules``, ``breakdowns``,
-``ledger`` (accounts, transactions, entries, the digest), ``payouts``, ``reversals``, ``checkpoints``
-and ``campaign`` (the goal and the dashboard's permissions); import them from ``fundraising.models``.
+``ledger`` (accounts, transactions, entries, the digest), ``payouts``, ``reversals``, ``checkpoints``,
+``partners`` (partners' sales reports and their posted lines, issue 19) and ``campaign`` (the goal and the
+dashboard's permissions); import them from ``fundraising.models``.
 
 - ``Beneficiary``, ``ShareRule`` and ``ShareRuleBeneficiary`` say which share of profit (basis points)
   is donated and how it is split (integer weights). A rule used by an order is never edited:
@@ -59,6 +60,7 @@ from fundraising.models.checkpoints import BalanceCheckpoint, CheckpointTotal
 from fundraising.models.campaign import CampaignGoal
 from fundraising.models.verification import LedgerVerification
 from fundraising.models.chain import GENESIS, ChainHead, ChainLink, ChainState
+from fundraising.models.partners import Partner, PartnerReport, PartnerSaleLine, PartnerSaleLinePart
 
 __all__ = [
     "AMOUNT",
@@ -81,6 +83,10 @@ __all__ = [
     "LedgerTransaction",
     "LedgerVerification",
     "OrderLineBreakdown",
+    "Partner",
+    "PartnerReport",
+    "PartnerSaleLine",
+    "PartnerSaleLinePart",
     "ReversalLine",
     "ReversalLinePart",
     "ShareRule",

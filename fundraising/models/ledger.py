@@ -75,11 +75,15 @@ class LedgerTransaction(AppendOnlyModel):
         DISBURSEMENT = "disbursement", _("disbursement")
         ADJUSTMENT = "adjustment", _("adjustment")
         RESTORATION = "restoration", _("reversal undone (refund failed)")
+        PARTNER_SALE = "partner_sale", _("partner sale")
+        PARTNER_RETURN = "partner_return", _("partner return")
 
     REVERSAL_KINDS = (Kind.REFUND, Kind.DISPUTE)
     #: Kinds that move a sale's donation back (reversals) or forward again (a restoration mirrors one
     #: reversal, e.g. a refund that failed after it succeeded; its ``reference`` is the reversal's key).
     CORRECTION_KINDS = (Kind.REFUND, Kind.DISPUTE, Kind.RESTORATION)
+    #: Lines of partners' sales reports (``partner:<partner slug>:<line id>``, no order; see ``PartnerSaleLine``).
+    PARTNER_KINDS = (Kind.PARTNER_SALE, Kind.PARTNER_RETURN)
 
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     idempotency_key = models.CharField(_("idempotency key"), max_length=255, unique=True)

@@ -1,4 +1,4 @@
-"""Load the P6 campaign's demo beneficiaries and share rule (idempotent).
+"""Load the P6 campaign's demo beneficiaries, share rule and sales partner (idempotent).
 
 Beneficiaries are looked up by slug and only created when missing (existing ones are never modified,
 so staff edits survive a re-run). The campaign rule, 50 % of profit (5000 basis points) split equally
@@ -13,11 +13,13 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from fundraising.models import Beneficiary, OrderLineBreakdown, ShareRule
+from fundraising.models import Beneficiary, OrderLineBreakdown, Partner, ShareRule
 from fundraising.selectors import rule_in_force
 from fundraising.services import set_share_rule
 
 CAMPAIGN_SHARE_BPS = 5000
+#: The producer and retail partner whose sales reports are imported (import_partner_sales).
+PARTNER = {"slug": "american-apparel", "name": "American Apparel"}
 
 # Aliased: the public pages and feeds show "Group A" and its figures, never the real name (README, "Recipients kept
 # safe"): publishing which Russian group receives what, and when, can endanger it.
@@ -77,6 +79,10 @@ class Command(BaseCommand):
                 )
                 if new:
                     created.append(f"beneficiary {beneficiary.name}")
+            # Migration 0011 seeds it too; a flushed database (tests, `manage.py flush`) gets it back here.
+            partner, new = Partner.objects.get_or_create(slug=PARTNER["slug"], defaults={"name": PARTNER["name"]})
+            if new:
+                created.append(f"sales partner {partner.name}")
             if rule_in_force() is None:
                 beneficiaries = list(
                     Beneficiary.objects.filter(slug__in=[spec["slug"] for spec in BENEFICIARIES], active=True)
