@@ -464,6 +464,7 @@ OSCAR_DASHBOARD_NAVIGATION.append(
             {"label": _("Beneficiaries"), "url_name": "fundraising-dashboard:beneficiary-list"},
             {"label": _("Share rules"), "url_name": "fundraising-dashboard:rule-list"},
             {"label": _("Campaign goal"), "url_name": "fundraising-dashboard:goal"},
+            {"label": _("Partner sales"), "url_name": "fundraising-dashboard:partner-import"},
         ],
     }
 )

@@ -10,8 +10,9 @@ class FundraisingDashboardConfig(OscarDashboardConfig):
     """The "Fundraising" section of Oscar's dashboard (never a fork of it): the donation ledger for staff.
 
     Every URL needs a staff user with ``fundraising.view_ledger``; writing (disbursements, beneficiaries,
-    share rules, the goal) needs ``fundraising.record_disbursement`` as well. Oscar's permission decorator
-    sends anonymous users to the dashboard login and answers 403 to a logged-in user without them.
+    share rules, the goal, partner sales reports) needs ``fundraising.record_disbursement`` as well. Oscar's
+    permission decorator sends anonymous users to the dashboard login and answers 403 to a logged-in user without
+    them.
     """
 
     label = "fundraising_dashboard"
@@ -34,10 +35,12 @@ class FundraisingDashboardConfig(OscarDashboardConfig):
         "rule-list": VIEW,
         "rule-create": WRITE,
         "goal": WRITE,
+        "partner-import": WRITE,
     }
 
     def get_urls(self):
         from fundraising.dashboard import views
+        from fundraising.dashboard.partner_sales import PartnerReportImportView
 
         return self.post_process_urls([
             path("", views.OverviewView.as_view(), name="overview"),
@@ -54,4 +57,5 @@ class FundraisingDashboardConfig(OscarDashboardConfig):
             path("rules/", views.RuleListView.as_view(), name="rule-list"),
             path("rules/new/", views.RuleCreateView.as_view(), name="rule-create"),
             path("goal/", views.GoalView.as_view(), name="goal"),
+            path("partner-sales/", PartnerReportImportView.as_view(), name="partner-import"),
         ])

@@ -66,6 +66,7 @@ VIEW_URLS = [
 WRITE_URLS = [
     "fundraising-dashboard:disbursement-create", "fundraising-dashboard:beneficiary-create",
     "fundraising-dashboard:beneficiary-edit", "fundraising-dashboard:rule-create", "fundraising-dashboard:goal",
+    "fundraising-dashboard:partner-import",
 ]
 
 
