@@ -130,9 +130,9 @@ def beneficiary_balances(*, currency):
         mine = figures[account.beneficiary_id]
         if account.kind == Account.Kind.PAYABLE:
             mine["payable"] += credit - debit
-            if kind == Kind.SALE:
+            if kind in (Kind.SALE, Kind.PARTNER_SALE):
                 mine["earned"] += credit - debit
-            elif kind in LedgerTransaction.CORRECTION_KINDS:
+            elif kind in LedgerTransaction.CORRECTION_KINDS or kind == Kind.PARTNER_RETURN:
                 mine["reversed"] += debit - credit
             elif kind == Kind.DISBURSEMENT:
                 mine["disbursed"] += debit - credit
@@ -140,7 +140,7 @@ def beneficiary_balances(*, currency):
                 mine["adjusted"] += credit - debit
         elif account.kind == Account.Kind.RECEIVABLE:
             mine["receivable"] += debit - credit
-            if kind in LedgerTransaction.CORRECTION_KINDS:
+            if kind in LedgerTransaction.CORRECTION_KINDS or kind == Kind.PARTNER_RETURN:
                 mine["reversed"] += debit - credit
     result = []
     for beneficiary in Beneficiary.objects.order_by("name"):

@@ -159,11 +159,12 @@ def entry_totals(entries):
 
 
 def donations_per_day(*, currency, start):
-    """``{day: amount}``: what sales credited to the beneficiaries' payables in ``currency`` per UTC day,
-    from the date ``start`` on (days without sales left out)."""
+    """``{day: amount}``: what sales (online and partners') credited to the beneficiaries' payables in ``currency``
+    per UTC day, from the date ``start`` on (days without sales left out)."""
     rows = (
         Entry.objects.filter(
-            currency=currency, transaction__kind=LedgerTransaction.Kind.SALE, account__kind=Account.Kind.PAYABLE,
+            currency=currency, account__kind=Account.Kind.PAYABLE,
+            transaction__kind__in=[LedgerTransaction.Kind.SALE, LedgerTransaction.Kind.PARTNER_SALE],
             posted_at__gte=_instant(start, end=False),
         )
         .annotate(day=TruncDate("posted_at", tzinfo=dt.timezone.utc))

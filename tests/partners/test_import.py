@@ -306,3 +306,16 @@ def test_verify_ledger_reports_a_partner_transaction_that_differs_from_its_split
     problems = list(_partner_line_matches(line))
 
     assert any("parts sum to" in p for p in problems) and any("stored split says 99.00" in p for p in problems)
+
+
+def test_the_staff_balances_count_partner_sales_as_earned_and_returns_as_reversed(partner, rules, skus,
+                                                                                   beneficiaries):
+    from fundraising import selectors
+
+    _import(partner, csv_bytes([row("S1", "P6-TEE", 3, "25.00", "USD", fee="0.01"),
+                                row("R1", "P6-TEE", -1, "25.00", "USD")]))
+
+    alpha = next(r for r in selectors.beneficiary_balances(currency="USD") if r.beneficiary == beneficiaries[0])
+    assert (alpha.earned, alpha.reversed, alpha.payable) == (D("13.49"), D("4.50"), D("8.99"))
+    assert sum(selectors.donations_per_day(currency="USD", start=dt.date.today() - dt.timedelta(days=1)).values()) \
+        == D("26.99")
