@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from fundraising import allocation
@@ -237,20 +236,29 @@ def _store(partner, report, line, txn, *, revenue, profit, rule, share_bps, dona
 
 def _return_parts(*, partner, line):
     """What a return reverses per beneficiary: the SKU's donation from this partner in this currency, pro-rata to the
-    quantity returned (cumulative) out of the quantity sold, capped at what was posted."""
+    quantity returned (cumulative) out of the quantity sold, capped at what was posted.
+
+    The returns counted so far are replayed in posting order, each capped at what had been sold by then, so units
+    returned beyond the sales (returned elsewhere, or sold before these reports) are never counted against a later
+    sale of the same SKU.
+    """
     same = PartnerSaleLine.objects.filter(partner=partner, sku=line.sku, currency=line.currency)
-    sold = same.filter(quantity__gt=0).aggregate(n=Sum("quantity"))["n"] or 0
-    returned = -(same.filter(quantity__lt=0).aggregate(n=Sum("quantity"))["n"] or 0)
+    sold = returned = 0
+    for quantity in same.order_by("id").values_list("quantity", flat=True):
+        if quantity > 0:
+            sold += quantity
+        else:
+            returned = min(returned - quantity, sold)
     posted = _part_sums(PartnerSaleLinePart.objects.filter(line__in=same.filter(quantity__gt=0)))
     reversed_so_far = _part_sums(PartnerSaleLinePart.objects.filter(line__in=same.filter(quantity__lt=0)))
     if not posted or sold == 0:
         return {}, f"no donation was posted for {line.sku} in {line.currency} from {partner.name}: nothing to reverse"
     note = ""
-    if returned + -line.quantity > sold:
+    if returned - line.quantity > sold:
         note = (f"returned in total {returned - line.quantity} of {sold} sold: capped at everything posted for "
                 f"{line.sku} in {line.currency}")
     parts = allocation.reversal_parts(
-        posted=posted, reversed_so_far=reversed_so_far, refunded_total=Decimal(returned - line.quantity),
+        posted=posted, reversed_so_far=reversed_so_far, refunded_total=Decimal(min(returned - line.quantity, sold)),
         captured_total=Decimal(sold), currency=line.currency,
     )
     return parts, note

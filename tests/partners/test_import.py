@@ -72,7 +72,7 @@ def test_a_500_line_report_in_three_currencies_posts_every_donation_to_the_cent(
             sold[bucket] += quantity
             donated_per_currency[currency] += donation
         else:
-            returned[bucket] += -quantity
+            returned[bucket] = min(returned[bucket] - quantity, sold[bucket])
             whole = sum(posted[bucket].values())
             target = whole if returned[bucket] >= sold[bucket] else support.half_up(
                 Fraction(whole * returned[bucket], sold[bucket]))
@@ -319,3 +319,14 @@ def test_the_staff_balances_count_partner_sales_as_earned_and_returns_as_reverse
     assert (alpha.earned, alpha.reversed, alpha.payable) == (D("13.49"), D("4.50"), D("8.99"))
     assert sum(selectors.donations_per_day(currency="USD", start=dt.date.today() - dt.timedelta(days=1)).values()) \
         == D("26.99")
+
+
+def test_units_returned_beyond_the_sales_do_not_count_against_a_later_sale(partner, rules, skus):
+    # 2 tees: profit 30.00, 60 % = 18.00; 3 returned: all 18.00 back (capped), the third unit counts for nothing.
+    _import(partner, csv_bytes([row("S1", "P6-TEE", 2, "25.00", "USD"), row("R1", "P6-TEE", -3, "25.00", "USD")]))
+    # 2 more sold (18.00), then 1 returned: 3 of 4 sold are back, 36.00 x 3/4 = 27.00, so this one reverses 9.00.
+    result = _import(partner, csv_bytes([row("S2", "P6-TEE", 2, "25.00", "USD"),
+                                         row("R2", "P6-TEE", -1, "25.00", "USD")]))
+
+    assert [r.donation for r in result.new_lines] == [D("18.00"), D("9.00")]
+    assert list(ledger_violations()) == []
