@@ -169,7 +169,7 @@ def test_staff_pages_answer_with_the_policy(staff_client, p6_catalogue, campaign
             reverse("security-dashboard:csp-violations")]
     urls += [reverse(f"fundraising-dashboard:{name}") for name in (
         "overview", "ledger", "statement", "disbursement-list", "disbursement-create", "beneficiary-list",
-        "beneficiary-create", "rule-list", "rule-create", "goal")]
+        "beneficiary-create", "rule-list", "rule-create", "goal", "partner-import")]
     for url in urls:
         page = staff_client.get(url)
         assert page.status_code == 200, url
