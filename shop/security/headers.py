@@ -33,8 +33,10 @@ def stripe_sources():
 def allow_stripe(response):
     """Mark ``response`` (the payment page) to allow Stripe.js: its script, its frames and its API."""
     sources = stripe_sources()
-    response._csp_update = {"script-src": sources["script-src"], "connect-src": sources["connect-src"]}
-    response._csp_replace = {"frame-src": sources["frame-src"]}
+    # the same for the enforced policy and, with CSP_REPORT_ONLY, the report-only one
+    response._csp_update = response._csp_update_ro = {
+        "script-src": sources["script-src"], "connect-src": sources["connect-src"]}
+    response._csp_replace = response._csp_replace_ro = {"frame-src": sources["frame-src"]}
     return response
 
 

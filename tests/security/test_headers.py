@@ -158,6 +158,20 @@ def test_the_payment_page_allows_exactly_stripes_origins(client, p6_catalogue, c
     assert rules["connect-src"] == ["'self'", "http://127.0.0.1:8420"]
 
 
+def test_in_report_only_mode_the_payment_page_reports_under_the_same_policy(client, p6_catalogue, campaign, settings):
+    settings.STRIPE_API_BASE = ""
+    _, placed = place_order(client)
+    enforced = client.get(placed["Location"])
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = settings.CONTENT_SECURITY_POLICY
+    settings.CONTENT_SECURITY_POLICY = None
+    reported = client.get(placed["Location"])
+    assert "Content-Security-Policy" not in reported
+    nonce = re.compile(r"'nonce-[^']+'")
+    assert nonce.sub("N", reported["Content-Security-Policy-Report-Only"]) == nonce.sub(
+        "N", enforced["Content-Security-Policy"])
+    assert "https://js.stripe.com" in reported["Content-Security-Policy-Report-Only"]
+
+
 def test_staff_pages_answer_with_the_policy(staff_client, p6_catalogue, campaign):
     order, _ = place_order(Client())
     urls = [reverse("dashboard:index"), reverse("dashboard:order-list"),
