@@ -5,8 +5,9 @@ off could rewrite a row and recompute its digest, and ``verify_ledger`` stayed c
 HMAC keyed with ``P6_LEDGER_KEY`` (``fundraising.models.ledger.transaction_digest``, version v2), which the database
 does not hold. This migration checks every existing transaction against its unkeyed digest first and stops, changing
 nothing, if one does not match (run ``verify_ledger``: the ledger was changed behind its back); then it re-seals
-each one with the key, with the append-only UPDATE trigger lifted for this transaction only. Run it with the
-production ``P6_LEDGER_KEY`` in the environment.
+each one with the key, with the append-only UPDATE trigger lifted for this transaction only. A transaction sealed
+with the key already is left as it is, so reversing this migration (which keeps the keyed digests) and applying it
+again is safe. Run it with the production ``P6_LEDGER_KEY`` in the environment.
 """
 
 from django.db import migrations
@@ -34,6 +35,8 @@ def reseal(apps, schema_editor):
     resealed = []
     for txn in LedgerTransaction.objects.order_by("id"):
         lines = entries.get(txn.id, [])
+        if _digest(txn, lines, "v2") == txn.digest:
+            continue  # sealed with the key already (the migration was reversed, which keeps the keyed digests)
         if _digest(txn, lines, "v1") != txn.digest:
             raise RuntimeError(
                 f"ledger transaction {txn.id} ({txn.idempotency_key}) does not match its digest: it was changed "

@@ -129,6 +129,9 @@ def test_migration_0010_reseals_checked_unkeyed_digests_and_refuses_a_changed_ro
     after = dict(LedgerTransaction.objects.values_list("id", "digest"))
     assert after == {txn.pk: txn.digest for txn in transactions}
     assert list(ledger_violations()) == []  # the triggers it lifted are back too
+    # and run again (the migration reversed and re-applied), it leaves the keyed digests as they are
+    reseal(apps, editor)
+    assert dict(LedgerTransaction.objects.values_list("id", "digest")) == after
 
 
 def test_check_deploy_warns_when_the_ledger_key_is_derived_from_secret_key(settings):
