@@ -144,7 +144,7 @@ SITE_ID = 1
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Content-Security-Policy (with its per-request nonce), Permissions-Policy, Reporting-Endpoints.
+    # Content-Security-Policy (with its per-request nonce) and Permissions-Policy: shop/security/headers.py.
     "shop.security.headers.SecurityHeadersMiddleware",
     # A NUL in the query string would reach PostgreSQL through views that read request.GET: 400 instead.
     "shop.middleware.RejectNulCharactersMiddleware",
