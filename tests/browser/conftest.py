@@ -36,6 +36,15 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def chromium():
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        # pytest-django's live server shares the test's one in-memory SQLite connection between its request
+        # threads: two requests at once (a webhook, a CSP report, a page) corrupt its transaction state, and the
+        # tests after fail ("on_commit() cannot be used in manual transaction management"). PostgreSQL gives each
+        # thread its own connection: CI runs the browser tests there.
+        pytest.skip("browser tests run on PostgreSQL (DATABASE_URL=postgres://...): the live server shares one "
+                    "SQLite connection between threads")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium); browser tests skipped")
     from playwright.sync_api import sync_playwright
