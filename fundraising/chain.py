@@ -79,17 +79,34 @@ def payload_for(txn, entries, *, seq, groups=None):
 
 def seal(txn, entries):
     """Append ``txn`` (just inserted with ``entries``) to the public chain, in the caller's transaction."""
+    seal_many([(txn, entries)])
+
+
+def seal_many(posted):
+    """Append every ``(txn, entries)`` of ``posted`` to the public chain, in that order, in the caller's
+    transaction: one lock on the chain's end, taken here and held until the caller commits.
+
+    A service posting many transactions in one database transaction (a partner report) posts them unsealed and
+    seals them all in one step just before it commits, so online sales wait for that step only, not for the whole
+    import."""
     from fundraising.models import GENESIS, ChainLink, ChainState
 
+    if not posted:
+        return
     with transaction.atomic():
         ChainState.objects.bulk_create([ChainState(pk=1, seq=0, head=GENESIS)], ignore_conflicts=True)
         state = ChainState.objects.select_for_update().get(pk=1)
-        payload = payload_for(txn, entries, seq=state.seq + 1)
-        text = canonical(payload)
-        digest = link_hash(state.head, text)
-        ChainLink.objects.create(transaction=txn, seq=payload["seq"], payload=text, prev_hash=state.head,
-                                 hash=digest, receipt=payload["receipt"] or "")
-        ChainState.objects.filter(pk=1).update(seq=payload["seq"], head=digest)
+        seq, head, links = state.seq, state.head, []
+        for txn, entries in posted:
+            seq += 1
+            payload = payload_for(txn, entries, seq=seq)
+            text = canonical(payload)
+            digest = link_hash(head, text)
+            links.append(ChainLink(transaction=txn, seq=seq, payload=text, prev_hash=head, hash=digest,
+                                   receipt=payload["receipt"] or ""))
+            head = digest
+        ChainLink.objects.bulk_create(links)
+        ChainState.objects.filter(pk=1).update(seq=seq, head=head)
 
 
 def seal_unsealed():

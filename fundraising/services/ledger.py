@@ -108,8 +108,12 @@ def _check_entries(entries, currency):
         raise UnbalancedTransaction(f"debits {debits} {currency} and credits {credits} {currency} differ")
 
 
-def _post(*, kind, key, currency, entries, order=None, reference="", basis_amount=None, memo="", created_by=None):
-    """Insert one transaction and its entries; the caller holds the locks and has checked the invariants."""
+def _post(*, kind, key, currency, entries, order=None, reference="", basis_amount=None, memo="", created_by=None,
+          seal=True):
+    """Insert one transaction and its entries; the caller holds the locks and has checked the invariants.
+
+    ``seal=False`` leaves it out of the public chain: the caller must seal it (``chain.seal_many``) in the same
+    database transaction before committing (``verify_ledger`` reports a committed transaction not in the chain)."""
     _check_entries(entries, currency)
     posted_at = timezone.now()
     txn = LedgerTransaction(
@@ -134,5 +138,6 @@ def _post(*, kind, key, currency, entries, order=None, reference="", basis_amoun
         for account, debit, credit in entries
     )
     # Last, in the caller's transaction: the public chain's end stays locked until it commits (fundraising.chain).
-    chain.seal(txn, entries)
+    if seal:
+        chain.seal(txn, entries)
     return txn

@@ -12,7 +12,10 @@ posts every new line through ``ledger._post`` with the key ``partner:<partner sl
   everything sold reverses exactly what was posted), never more than was posted per beneficiary; a payable never
   goes below zero (what was paid out goes to the receivable, as for online refunds).
 
-The preview is the same code rolled back, so the figures staff confirm are the figures posted.
+The lines are posted unsealed and sealed into the public chain in one step just before the commit
+(``chain.seal_many``), so the chain's end, which every online sale locks to seal its own transaction, is held for
+that step only, not for the whole file. The preview is the same code rolled back (and never seals), so the figures
+staff confirm are the figures posted.
 """
 
 import hashlib
@@ -23,7 +26,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from fundraising import allocation
+from fundraising import allocation, chain
 from fundraising.models import Account, Partner, PartnerReport, PartnerSaleLine, PartnerSaleLinePart
 from fundraising.money import quantize
 from fundraising.partner_reports import ReportLine, Refusal, read_report
@@ -144,11 +147,15 @@ def import_partner_report(*, partner, data, file_name, imported_by=None, valid_o
                         partner=partner, period_start=min(days), period_end=max(days), file_name=file_name[:255],
                         sha256=sha256, imported_by=imported_by,
                     )
+                posted = []
                 for line in fresh:
                     results[line.number] = _post_line(partner=partner, report=report, line=line,
-                                                      imported_by=imported_by)
+                                                      imported_by=imported_by, posted=posted)
                 if not commit:
                     raise _Rollback
+                # The public chain's end is locked from here to the commit only: online sales seal their
+                # transactions meanwhile, and a preview (rolled back) never takes that lock.
+                chain.seal_many(posted)
         except _Rollback:
             report = None
         lines = [results[line.number] for line in parsed.lines if line.number in results]
@@ -166,7 +173,8 @@ def _differences(before, line):
     return changed
 
 
-def _post_line(*, partner, report, line, imported_by):
+def _post_line(*, partner, report, line, imported_by, posted):
+    """Post one new line, unsealed; appends ``(transaction, entries)`` to ``posted`` for ``chain.seal_many``."""
     key = f"partner:{partner.slug}:{line.line_id}"
     reference = f"{partner.slug}:{line.line_id}"
     currency = line.currency
@@ -181,7 +189,8 @@ def _post_line(*, partner, report, line, imported_by):
         if notes:
             memo += "; " + "; ".join(notes)
         txn = _post(kind=Kind.PARTNER_RETURN, key=key, currency=currency, entries=entries, reference=reference,
-                    basis_amount=revenue, memo=memo, created_by=imported_by)
+                    basis_amount=revenue, memo=memo, created_by=imported_by, seal=False)
+        posted.append((txn, entries))
         row = _store(partner, report, line, txn, revenue=revenue, profit=ZERO, rule=None, share_bps=0,
                      donation=reversed_total)
         PartnerSaleLinePart.objects.bulk_create(
@@ -213,7 +222,8 @@ def _post_line(*, partner, report, line, imported_by):
             f"{result.profit} {currency}; partner fee {quantize(line.fee, currency)} {currency}; unit cost "
             f"{quantize(line.unit_cost, currency)} {currency} ({'reported' if line.unit_cost_given else 'catalogue'})")
     txn = _post(kind=Kind.PARTNER_SALE, key=key, currency=currency, entries=entries, reference=reference,
-                basis_amount=revenue, memo=memo, created_by=imported_by)
+                basis_amount=revenue, memo=memo, created_by=imported_by, seal=False)
+    posted.append((txn, entries))
     row = _store(partner, report, line, txn, revenue=revenue, profit=result.profit, rule=rule,
                  share_bps=rule.share_bps, donation=result.donation)
     weight_of = dict(weights)
