@@ -29,6 +29,9 @@ class BeneficiaryBalance:
     campaign owes it now (never negative); ``receivable``: reversals it was already paid for.
     Identity: ``payable - receivable == earned - reversed - disbursed + adjusted`` as long as no
     adjustment touched the receivable (staff netting it against the payable).
+
+    ``earned_partner`` and ``reversed_partner`` are the parts of ``earned`` and ``reversed`` that partners' sales
+    reports posted (partner sales and returns); the rest (``earned_online``, ``reversed_online``) is this shop's.
     """
 
     beneficiary: Beneficiary
@@ -39,6 +42,20 @@ class BeneficiaryBalance:
     adjusted: Decimal
     payable: Decimal
     receivable: Decimal
+    earned_partner: Decimal = ZERO
+    reversed_partner: Decimal = ZERO
+
+    @property
+    def earned_online(self):
+        return self.earned - self.earned_partner
+
+    @property
+    def reversed_online(self):
+        return self.reversed - self.reversed_partner
+
+
+FIGURES = ("earned", "reversed", "disbursed", "adjusted", "payable", "receivable", "earned_partner",
+           "reversed_partner")
 
 
 def totals_by_account_and_kind(*, accounts, before=None):
@@ -132,8 +149,12 @@ def beneficiary_balances(*, currency):
             mine["payable"] += credit - debit
             if kind in (Kind.SALE, Kind.PARTNER_SALE):
                 mine["earned"] += credit - debit
+                if kind == Kind.PARTNER_SALE:
+                    mine["earned_partner"] += credit - debit
             elif kind in LedgerTransaction.CORRECTION_KINDS or kind == Kind.PARTNER_RETURN:
                 mine["reversed"] += debit - credit
+                if kind == Kind.PARTNER_RETURN:
+                    mine["reversed_partner"] += debit - credit
             elif kind == Kind.DISBURSEMENT:
                 mine["disbursed"] += debit - credit
             elif kind == Kind.ADJUSTMENT:
@@ -142,6 +163,8 @@ def beneficiary_balances(*, currency):
             mine["receivable"] += debit - credit
             if kind in LedgerTransaction.CORRECTION_KINDS or kind == Kind.PARTNER_RETURN:
                 mine["reversed"] += debit - credit
+                if kind == Kind.PARTNER_RETURN:
+                    mine["reversed_partner"] += debit - credit
     result = []
     for beneficiary in Beneficiary.objects.order_by("name"):
         mine = figures.get(beneficiary.pk, {})
@@ -150,8 +173,7 @@ def beneficiary_balances(*, currency):
                 beneficiary=beneficiary,
                 currency=currency,
                 **{
-                    name: quantize(mine.get(name, ZERO), currency)
-                    for name in ("earned", "reversed", "disbursed", "adjusted", "payable", "receivable")
+                    name: quantize(mine.get(name, ZERO), currency) for name in FIGURES
                 },
             )
         )
