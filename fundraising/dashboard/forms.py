@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fundraising import selectors
 from fundraising.forms_money import MoneyAmountField
-from fundraising.models import Account, Beneficiary, CampaignGoal, LedgerTransaction
+from fundraising.models import Account, Beneficiary, CampaignGoal, LedgerTransaction, Partner
 from fundraising.money import CurrencyError, normalise, quantize
 from fundraising.selectors import account_balance
 
@@ -38,6 +38,15 @@ class LedgerFilterForm(forms.Form):
         label=_("To (UTC day, included)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     order = forms.CharField(label=_("Order number"), required=False, max_length=128)
+    source = forms.ChoiceField(
+        label=_("Source"), required=False,
+        choices=[("", "---------"), ("online", _("Online shop")), ("partner", _("Partner sales reports"))],
+    )
+    partner = forms.ModelChoiceField(
+        label=_("Partner"), queryset=Partner.objects.order_by("name"), required=False
+    )
+    store = forms.CharField(label=_("Store"), required=False, max_length=200,
+                            help_text=_("A partner's store, as its reports name it."))
 
     def clean_currency(self):
         value = self.cleaned_data["currency"].strip()
@@ -52,8 +61,9 @@ class LedgerFilterForm(forms.Form):
         data = super().clean()
         if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
             raise forms.ValidationError(_("The end date is before the start date."))
+        if data.get("source") == "online" and (data.get("partner") or (data.get("store") or "").strip()):
+            raise forms.ValidationError(_("Online sales have no partner or store: choose the partner source."))
         return data
-
 
 
 class StatementForm(forms.Form):

@@ -51,6 +51,9 @@ class OverviewView(TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         sections = []
+        partners = {}
+        for row in selectors.partner_totals():
+            partners.setdefault(row.currency, []).append(row)
         for currency in ledger_currencies():
             rows = selectors.beneficiary_balances(currency=currency)
             totals = {
@@ -58,6 +61,7 @@ class OverviewView(TemplateView):
                 for name in ("earned", "reversed", "disbursed", "adjusted", "payable", "receivable")
             }
             sections.append({"currency": currency, "rows": rows, "totals": totals,
+                             "sources": sources(rows, currency, partners.get(currency, [])),
                              "chart": self.chart(currency)})
         ctx["sections"] = sections
         ctx["period_start"], ctx["period_end"] = default_period()
@@ -75,6 +79,22 @@ class OverviewView(TemplateView):
                                              currency=currency, title=title))
 
 
+def sources(rows, currency, partner_rows):
+    """The overview's split of what the groups earned in ``currency``: this shop's online sales, then each
+    partner's reports and all partners together (``earned``, ``reversed``, ``net``), from the balances' rows."""
+    def line(key, label, earned, reversed_, **extra):
+        return {"key": key, "label": label, "earned": quantize(earned, currency),
+                "reversed": quantize(reversed_, currency), "net": quantize(earned - reversed_, currency), **extra}
+
+    online = line("online", _("Online shop"), sum((r.earned_online for r in rows), ZERO),
+                  sum((r.reversed_online for r in rows), ZERO))
+    partner = line("partners", _("All partners"), sum((r.earned_partner for r in rows), ZERO),
+                   sum((r.reversed_partner for r in rows), ZERO))
+    each = [line(f"partner-{t.partner.slug}", t.partner.name, t.donated, t.reversed, partner=t.partner,
+                 units_sold=t.units_sold, units_returned=t.units_returned) for t in partner_rows]
+    return [online, *each, partner] if each or partner["earned"] or partner["reversed"] else [online]
+
+
 def filtered_entries(form):
     """The ledger rows for a bound filter form, newest first (none when the filters are invalid)."""
     if not form.is_valid():
@@ -83,6 +103,7 @@ def filtered_entries(form):
     return selectors.ledger_entries(
         beneficiary=data.get("beneficiary"), kind=data.get("kind"), currency=data.get("currency"),
         date_from=data.get("date_from"), date_to=data.get("date_to"), order_number=data.get("order"),
+        source=data.get("source"), partner=data.get("partner"), store=data.get("store"),
     )
 
 

@@ -5,6 +5,7 @@ so callers write ``from fundraising import selectors; selectors.beneficiary_bala
 - ``balances``: checkpointed balances (the latest checkpoint plus the entries after it), per account,
   per beneficiary, and the ledger's currencies;
 - ``entries``: statements, the staff ledger's filtered and paged entries, donations per day, payouts;
+- ``partners``: partners' posted report lines, totalled per partner and currency;
 - ``rules``: the share rule in force and the history of rules, the beneficiaries, the campaign goal;
 - ``verifications``: the latest scheduled check of the invariants.
 """
@@ -20,7 +21,9 @@ from fundraising.selectors.balances import (
 from fundraising.selectors.entries import (
     EntryPage,
     EntryTotals,
+    SOURCES,
     Statement,
+    StatementLine,
     disbursements,
     donations_per_day,
     entry_page,
@@ -28,10 +31,15 @@ from fundraising.selectors.entries import (
     ledger_entries,
     statement,
 )
+from fundraising.selectors.partners import PartnerTotals, partner_totals
 from fundraising.selectors.rules import beneficiaries, campaign_goal, next_rule_change, rule_in_force, share_rules
 from fundraising.selectors.verifications import latest_verification
 
 __all__ = [
+    "PartnerTotals",
+    "SOURCES",
+    "StatementLine",
+    "partner_totals",
     "next_rule_change",
     "BeneficiaryBalance",
     "EntryPage",

@@ -16,6 +16,8 @@ from fundraising.models import Account, Beneficiary, Disbursement, Entry, Ledger
 from fundraising.money import normalise, quantize
 from fundraising.selectors.balances import ZERO, account_balance
 
+Kind = LedgerTransaction.Kind
+
 
 @dataclass(frozen=True)
 class Statement:
@@ -35,6 +37,17 @@ class Statement:
     total_credit: Decimal
     closing: Decimal
     entries: object
+    summary: list  # [StatementLine]: the period's debits and credits by kind of transaction, in Kind order
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """A statement's debits and credits of one kind of transaction (online sales, partner sales, payouts...)."""
+
+    kind: str
+    label: str
+    debit: Decimal
+    credit: Decimal
 
 
 def _instant(value, *, end):
@@ -64,16 +77,26 @@ def statement(*, beneficiary, currency, start, end):
     ).first()
     zero = quantize(ZERO, currency)
     if account is None:
-        return Statement(beneficiary, currency, None, start_at, end_at, zero, zero, zero, zero, Entry.objects.none())
+        return Statement(beneficiary, currency, None, start_at, end_at, zero, zero, zero, zero, Entry.objects.none(),
+                         [])
     opening = account_balance(account=account, before=start_at)
     entries = (
         Entry.objects.filter(account=account, posted_at__gte=start_at, posted_at__lt=end_at)
-        .select_related("transaction", "transaction__order")
+        .select_related("transaction", "transaction__order", "transaction__partner_line",
+                        "transaction__partner_line__partner")
         .order_by("posted_at", "id")
     )
-    sums = entries.aggregate(debit=Sum("debit"), credit=Sum("credit"))
-    debit = quantize(sums["debit"] or ZERO, currency)
-    credit = quantize(sums["credit"] or ZERO, currency)
+    by_kind = {
+        row["transaction__kind"]: (row["debit"], row["credit"])
+        for row in entries.order_by().values("transaction__kind").annotate(debit=Sum("debit"), credit=Sum("credit"))
+    }
+    debit = quantize(sum((d for d, _ in by_kind.values()), ZERO), currency)
+    credit = quantize(sum((c for _, c in by_kind.values()), ZERO), currency)
+    summary = [
+        StatementLine(kind, LedgerTransaction.Kind(kind).label, quantize(by_kind[kind][0], currency),
+                      quantize(by_kind[kind][1], currency))
+        for kind in LedgerTransaction.Kind.values if kind in by_kind
+    ]
     return Statement(
         beneficiary=beneficiary,
         currency=currency,
@@ -85,6 +108,7 @@ def statement(*, beneficiary, currency, start, end):
         total_credit=credit,
         closing=quantize(opening + credit - debit, currency),
         entries=entries,
+        summary=summary,
     )
 
 
@@ -97,14 +121,31 @@ class EntryPage:
     has_newer: bool
 
 
-def ledger_entries(*, beneficiary=None, kind="", currency="", date_from=None, date_to=None, order_number=""):
+#: Where a ledger transaction comes from: this shop's orders (sales and their corrections) or partners' reports.
+SOURCES = {
+    "online": (Kind.SALE, Kind.REFUND, Kind.DISPUTE, Kind.RESTORATION),
+    "partner": (Kind.PARTNER_SALE, Kind.PARTNER_RETURN),
+}
+
+
+def ledger_entries(*, beneficiary=None, kind="", currency="", date_from=None, date_to=None, order_number="",
+                   source="", partner=None, store=""):
     """The ledger's entries matching the given filters (each optional), newest first, with what a row of
     the staff ledger shows joined in. ``date_from``/``date_to``: whole UTC days, both included;
-    ``currency`` as normalised by the caller; ``order_number``: the order's number, surrounding spaces ignored.
-    Lazy: slice it, or page it with ``entry_page``."""
+    ``currency`` as normalised by the caller; ``order_number``: the order's number, surrounding spaces ignored;
+    ``source``: a key of ``SOURCES`` ("online": this shop's orders; "partner": partners' sales reports);
+    ``partner``: that partner's report lines; ``store``: report lines of that store (any partner, case and
+    surrounding spaces ignored). Lazy: slice it, or page it with ``entry_page``."""
     entries = Entry.objects.select_related(
-        "account", "account__beneficiary", "transaction", "transaction__order", "transaction__disbursement"
+        "account", "account__beneficiary", "transaction", "transaction__order", "transaction__disbursement",
+        "transaction__partner_line", "transaction__partner_line__partner",
     ).order_by("-id")
+    if source:
+        entries = entries.filter(transaction__kind__in=SOURCES[source])
+    if partner:
+        entries = entries.filter(transaction__partner_line__partner=partner)
+    if store and store.strip():
+        entries = entries.filter(transaction__partner_line__store__iexact=store.strip())
     if beneficiary:
         entries = entries.filter(account__beneficiary=beneficiary)
     if kind:
