@@ -144,3 +144,34 @@ def test_partner_totals_per_partner_and_currency(sales, partner):
         (partner, 3, 6, 1, D("196.00"), D("25.00"), D("69.00"), D("9.00"), D("60.00"))]
     assert [(t.units_sold, t.donated, t.net) for t in jpy] == [(3, D("3780"), D("3780"))]
     assert [t.currency for t in selectors.partner_totals()] == ["JPY", "USD"]
+
+
+def test_the_pages_make_as_many_queries_for_many_partner_lines_as_for_few(staff_client, partner, rules, skus,
+                                                                           beneficiaries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.partners.support import generated_report
+
+    today = timezone.now().date()
+    pages = [
+        reverse("fundraising-dashboard:overview"),
+        LEDGER + "?source=partner",
+        LEDGER + f"?partner={partner.pk}&store=Berlin+Mitte",
+        reverse("fundraising-dashboard:statement")
+        + f"?beneficiary={beneficiaries[0].pk}&currency=USD&start=2000-01-01&end={today}",
+    ]
+
+    def counts():
+        out = []
+        for url in pages:
+            with CaptureQueriesContext(connection) as ctx:
+                assert staff_client.get(url).status_code == 200
+            out.append(len(ctx.captured_queries))
+        return out
+
+    report = generated_report(skus, count=60, seed=11)
+    import_partner_report(partner=partner, file_name="a.csv", data=csv_bytes(report[:10]))
+    few = counts()
+    import_partner_report(partner=partner, file_name="b.csv", data=csv_bytes(report[10:]))
+    assert counts() == few
