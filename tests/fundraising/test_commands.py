@@ -85,8 +85,10 @@ def test_export_csv_has_the_exact_columns_and_one_row_per_entry(paid_order):
 
     rows = _csv(out)
     assert rows[0] == ["posted_at", "transaction_id", "kind", "idempotency_key", "order_number", "account",
-                       "beneficiary", "currency", "debit", "credit", "memo"]
+                       "beneficiary", "currency", "debit", "credit", "memo", "source", "partner", "store",
+                       "report_line"]
     assert len(rows) == 5
+    assert [row[11:] for row in rows[1:]] == [["online", "", "", ""]] * 4
     sale = ["sale", f"sale:{paid_order.number}", paid_order.number]
     assert [row[2:10] for row in rows[1:]] == [
         sale + ["campaign:donations", "", "USD", "17.96", "0.00"],
@@ -124,8 +126,14 @@ def test_export_breakdown_csv_has_one_row_per_line_and_beneficiary(paid_order, s
     rows = _csv(_run("export_ledger", "--format", "breakdown-csv")[0])
 
     assert rows[0] == ["order_number", "line_id", "sku", "quantity", "currency", "revenue_excl_tax", "unit_cost",
-                       "fee_share", "profit", "share_bps", "donation", "beneficiary", "beneficiary_amount"]
+                       "fee_share", "profit", "share_bps", "donation", "beneficiary", "beneficiary_amount",
+                       "source", "partner", "store", "sold_on", "report", "report_file"]
+    def online(order):
+        return ["online", "", "", order.date_placed.astimezone(dt.timezone.utc).date().isoformat(), "", ""]
+
+    assert [row[13:] for row in rows[1:]] == [online(paid_order)] * 6 + [online(unpaid)]
     shirts, pin = paid_order.lines.order_by("pk")
+    rows = [row[:13] for row in rows]
     assert rows[1:7] == [
         [paid_order.number, str(shirts.pk), shirts.partner_sku, "2", "USD", "50.00", "10.00", "1.69", "28.31", "5000",
          "14.16", "Alpha Group", "4.72"],
