@@ -4,6 +4,9 @@ The preview is ``services.partners.import_partner_report(dry_run=True)``: the ve
 uploaded bytes wait for the confirmation in the cache (shared by every node: Redis in production), keyed by the
 staff user and the file's SHA-256, so the confirmed file is the previewed one; confirming posts it under the same
 rules (a line posted meanwhile by someone else is then "posted before", never twice).
+
+The same page lets staff publish a partner's per-store figures on the public transparency page (off by default:
+``services.partners.set_store_publication``), one small POST form per partner.
 """
 
 import hashlib
@@ -11,13 +14,14 @@ import hashlib
 from django import forms
 from django.contrib import messages
 from django.core.cache import cache
+from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.generic import FormView
 
 from fundraising.models import Beneficiary, Partner
 from fundraising.partner_reports import MAX_BYTES
-from fundraising.services.partners import import_partner_report, summary
+from fundraising.services.partners import import_partner_report, set_store_publication, summary
 
 CACHE_SECONDS = 3600
 
@@ -45,6 +49,11 @@ class PartnerReportConfirmForm(forms.Form):
     valid_only = forms.BooleanField(required=False, label=gettext_lazy("Post the valid lines only"))
 
 
+class StorePublicationForm(forms.Form):
+    partner = forms.ModelChoiceField(queryset=Partner.objects.all(), widget=forms.HiddenInput)
+    publish = forms.BooleanField(required=False, label=gettext_lazy("Publish per-store figures on the public page"))
+
+
 def _cache_key(user, sha256):
     return f"fundraising:partner-report:{user.pk}:{sha256}"
 
@@ -56,10 +65,33 @@ class PartnerReportImportView(FormView):
     def get_initial(self):
         return {"partner": Partner.objects.filter(slug="american-apparel").first()}
 
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["partners"] = Partner.objects.order_by("name")
+        return ctx
+
     def post(self, request, *args, **kwargs):
         if request.POST.get("step") == "confirm":
             return self._confirm(PartnerReportConfirmForm(request.POST))
+        if request.POST.get("step") == "publish":
+            return self._publish(StorePublicationForm(request.POST))
         return super().post(request, *args, **kwargs)
+
+    def _publish(self, form):
+        if not form.is_valid():
+            messages.error(self.request, _("Unknown partner: nothing changed."))
+            return redirect(self.request.path)
+        partner, publish = form.cleaned_data["partner"], form.cleaned_data["publish"]
+        changed = set_store_publication(partner=partner, publish=publish, by=self.request.user)
+        if not changed:
+            messages.info(self.request, _("Nothing changed for %(partner)s.") % {"partner": partner.name})
+        elif publish:
+            messages.success(self.request, _("%(partner)s's per-store figures are now on the public page.") % {
+                "partner": partner.name})
+        else:
+            messages.success(self.request, _("%(partner)s's per-store figures are no longer on the public page.") % {
+                "partner": partner.name})
+        return redirect(self.request.path)
 
     def form_valid(self, form):
         upload = form.cleaned_data["report"]

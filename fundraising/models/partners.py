@@ -26,6 +26,10 @@ class Partner(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     slug = models.SlugField(_("slug"), max_length=80, unique=True, validators=[slug_validator])
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    publish_stores = models.BooleanField(
+        _("publish per-store figures"), default=False,
+        help_text=_("Show what each of this partner's stores raised on the public transparency page and JSON."),
+    )
 
     class Meta:
         ordering = ["name"]

@@ -305,3 +305,18 @@ def summary(result):
     else:
         out.append("preview only: nothing posted")
     return out
+
+
+def set_store_publication(*, partner, publish, by=None):
+    """Publish (``publish`` true) or stop publishing ``partner``'s per-store figures on the public transparency page
+    and JSON (``fundraising.public``); ``by``: the staff user, logged. Returns whether anything changed. One UPDATE
+    of the partner's row (on PostgreSQL it waits for an import of that partner in progress, which holds the row)."""
+    import logging
+
+    publish = bool(publish)
+    changed = Partner.objects.filter(pk=partner.pk).exclude(publish_stores=publish).update(publish_stores=publish)
+    partner.publish_stores = publish
+    if changed:
+        logging.getLogger(__name__).info("partner %s: per-store figures %s by %s", partner.slug,
+                                         "published" if publish else "unpublished", by)
+    return bool(changed)
