@@ -197,18 +197,22 @@ class LedgerBeancountView(TemplateView):
 
 
 class LedgerBreakdownCsvView(TemplateView):
-    """The breakdown CSV (``export_ledger --format breakdown-csv``'s columns) of the orders of the rows the
-    ledger shows for the same filters, only the filtered beneficiary's parts when it filters one."""
+    """The breakdown CSV (``export_ledger --format breakdown-csv``'s columns) of the order lines and partner report
+    lines of the rows the ledger shows for the same filters, only the filtered beneficiary's parts when it filters
+    one."""
 
     def get(self, request, *args, **kwargs):
         form = LedgerFilterForm(request.GET)
         if form.is_valid():
             data = form.cleaned_data
-            orders = filtered_entries(form).filter(transaction__order__isnull=False).values("transaction__order_id")
+            entries = filtered_entries(form)
+            orders = entries.filter(transaction__order__isnull=False).values("transaction__order_id")
+            partner_lines = entries.filter(transaction__partner_line__isnull=False).values(
+                "transaction__partner_line__id")
             lines = exports.breakdown_csv(currency=data.get("currency") or None, orders=orders,
-                                          beneficiary=data.get("beneficiary"))
+                                          partner_lines=partner_lines, beneficiary=data.get("beneficiary"))
         else:
-            lines = exports.breakdown_csv(orders=[])
+            lines = exports.breakdown_csv(orders=[], partner_lines=[])
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="p6-breakdown.csv"'
         return response

@@ -175,3 +175,21 @@ def test_the_pages_make_as_many_queries_for_many_partner_lines_as_for_few(staff_
     few = counts()
     import_partner_report(partner=partner, file_name="b.csv", data=csv_bytes(report[10:]))
     assert counts() == few
+
+
+def test_the_filtered_breakdown_download_holds_the_report_lines_shown(staff_client, sales):
+    import csv
+    import io
+
+    def rows(**query):
+        response = staff_client.get(reverse("fundraising-dashboard:ledger-breakdown-csv"), query)
+        return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+    paris = rows(source="partner", store="Paris Marais")
+    assert [(r["order_number"], r["line_id"], r["quantity"], r["donation"], r["beneficiary_amount"], r["store"])
+            for r in paris] == [("", "L2", "-1", "-9.00", amount, "Paris Marais")
+                                for amount in ("-4.50", "-2.25", "-2.25")]
+    everything = rows()
+    assert sorted({r["line_id"] for r in everything if r["source"] == "partner"}) == ["L1", "L2", "L3", "L4"]
+    assert len([r for r in everything if r["source"] == "online"]) == 3
+    assert {r["source"] for r in rows(source="online")} == {"online"}

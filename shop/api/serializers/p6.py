@@ -120,6 +120,33 @@ class BeneficiaryTotalsSerializer(serializers.Serializer):
     payable = MoneyField()
 
 
+class SourceTotalsSerializer(serializers.Serializer):
+    raised = MoneyField()
+    reversed = MoneyField()
+    net_raised = MoneyField()
+    items_sold = serializers.IntegerField()
+
+
+class StoreSourceTotalsSerializer(SourceTotalsSerializer):
+    items_returned = serializers.IntegerField()
+
+
+class SourcesSerializer(serializers.Serializer):
+    online = SourceTotalsSerializer(help_text="This shop's orders: reversals are refunds, disputes, restorations.")
+    stores = StoreSourceTotalsSerializer(help_text="Partners' sales reports: reversals are partner returns.")
+
+
+class StoreTotalsSerializer(serializers.Serializer):
+    partner = serializers.CharField()
+    store = serializers.CharField()
+    country = serializers.CharField(help_text="ISO 3166-1 alpha-2.")
+    raised = MoneyField()
+    reversed = MoneyField()
+    net_raised = MoneyField()
+    items_sold = serializers.IntegerField()
+    items_returned = serializers.IntegerField()
+
+
 class CurrencyTotalsSerializer(serializers.Serializer):
     currency = serializers.CharField()
     raised = MoneyField()
@@ -131,6 +158,8 @@ class CurrencyTotalsSerializer(serializers.Serializer):
     goal = MoneyField(allow_null=True)
     goal_progress_percent = MoneyField(allow_null=True)
     beneficiaries = BeneficiaryTotalsSerializer(many=True)
+    sources = SourcesSerializer(help_text="Raised online and in partners' stores.")
+    published_stores = StoreTotalsSerializer(many=True, help_text="Only partners whose stores staff published.")
 
 
 class LedgerEndSerializer(serializers.Serializer):
