@@ -89,17 +89,19 @@ def seal_many(posted):
     A service posting many transactions in one database transaction (a partner report) posts them unsealed and
     seals them all in one step just before it commits, so online sales wait for that step only, not for the whole
     import."""
-    from fundraising.models import GENESIS, ChainLink, ChainState
+    from fundraising.models import GENESIS, Beneficiary, ChainLink, ChainState
 
     if not posted:
         return
+    groups = Beneficiary.objects.in_bulk(
+        {account.beneficiary_id for _, entries in posted for account, _, _ in entries} - {None})
     with transaction.atomic():
         ChainState.objects.bulk_create([ChainState(pk=1, seq=0, head=GENESIS)], ignore_conflicts=True)
         state = ChainState.objects.select_for_update().get(pk=1)
         seq, head, links = state.seq, state.head, []
         for txn, entries in posted:
             seq += 1
-            payload = payload_for(txn, entries, seq=seq)
+            payload = payload_for(txn, entries, seq=seq, groups=groups)
             text = canonical(payload)
             digest = link_hash(head, text)
             links.append(ChainLink(transaction=txn, seq=seq, payload=text, prev_hash=head, hash=digest,

@@ -147,15 +147,15 @@ def import_partner_report(*, partner, data, file_name, imported_by=None, valid_o
                         partner=partner, period_start=min(days), period_end=max(days), file_name=file_name[:255],
                         sha256=sha256, imported_by=imported_by,
                     )
-                posted = []
+                run = _Run()
                 for line in fresh:
                     results[line.number] = _post_line(partner=partner, report=report, line=line,
-                                                      imported_by=imported_by, posted=posted)
+                                                      imported_by=imported_by, run=run)
                 if not commit:
                     raise _Rollback
                 # The public chain's end is locked from here to the commit only: online sales seal their
                 # transactions meanwhile, and a preview (rolled back) never takes that lock.
-                chain.seal_many(posted)
+                chain.seal_many(run.posted)
         except _Rollback:
             report = None
         lines = [results[line.number] for line in parsed.lines if line.number in results]
@@ -173,8 +173,43 @@ def _differences(before, line):
     return changed
 
 
-def _post_line(*, partner, report, line, imported_by, posted):
-    """Post one new line, unsealed; appends ``(transaction, entries)`` to ``posted`` for ``chain.seal_many``."""
+class _Run:
+    """What one import reads once and reuses for every line: the share rule (and its weights) per day sold, the
+    campaign donations account and the payables per currency; and the ``(transaction, entries)`` posted, unsealed,
+    for ``chain.seal_many``. Rules and accounts never change in a way that matters here during an import: a rule
+    is never edited once in force for a past day, and accounts are created once and never deleted."""
+
+    def __init__(self):
+        self.posted = []
+        self.rules = {}
+        self.donations = {}
+        self.payables = {}
+
+    def rule(self, day):
+        """``(rule, weights)`` in force at the end of ``day``, or ``(None, None)``."""
+        if day not in self.rules:
+            rule = rule_in_force(at=_end_of_day(day))
+            weights = None
+            if rule is not None:
+                weights = sorted((a.beneficiary_id, a.weight) for a in rule.allocations.all())
+            self.rules[day] = (rule, weights)
+        return self.rules[day]
+
+    def donations_account(self, currency):
+        if currency not in self.donations:
+            self.donations[currency] = _account(Account.Kind.DONATIONS, currency)
+        return self.donations[currency]
+
+    def payable_accounts(self, currency, beneficiary_ids):
+        known = self.payables.setdefault(currency, {})
+        missing = [b for b in beneficiary_ids if b not in known]
+        if missing:
+            known.update(_payable_accounts(currency, missing))
+        return {b: known[b] for b in beneficiary_ids}
+
+
+def _post_line(*, partner, report, line, imported_by, run):
+    """Post one new line, unsealed (``run.posted`` collects it for ``chain.seal_many``)."""
     key = f"partner:{partner.slug}:{line.line_id}"
     reference = f"{partner.slug}:{line.line_id}"
     currency = line.currency
@@ -190,7 +225,7 @@ def _post_line(*, partner, report, line, imported_by, posted):
             memo += "; " + "; ".join(notes)
         txn = _post(kind=Kind.PARTNER_RETURN, key=key, currency=currency, entries=entries, reference=reference,
                     basis_amount=revenue, memo=memo, created_by=imported_by, seal=False)
-        posted.append((txn, entries))
+        run.posted.append((txn, entries))
         row = _store(partner, report, line, txn, revenue=revenue, profit=ZERO, rule=None, share_bps=0,
                      donation=reversed_total)
         PartnerSaleLinePart.objects.bulk_create(
@@ -200,10 +235,9 @@ def _post_line(*, partner, report, line, imported_by, posted):
         return LineResult(line=line, status="new", profit=ZERO, donation=reversed_total,
                           parts={b: a for b, a in sorted(parts.items()) if a > 0}, note="; ".join(notes))
 
-    rule = rule_in_force(at=_end_of_day(line.sold_on))
+    rule, weights = run.rule(line.sold_on)
     if rule is None:
         raise ValueError(f"line {line.number}: no share rule in force on {line.sold_on}")
-    weights = [(a.beneficiary_id, a.weight) for a in rule.allocations.order_by("beneficiary_id")]
     [result] = allocation.compute_breakdown(
         currency=currency,
         lines=[allocation.LineInput(key=0, revenue_excl_tax=revenue, unit_cost=line.unit_cost,
@@ -213,8 +247,8 @@ def _post_line(*, partner, report, line, imported_by, posted):
     parts = {b: amount for b, amount in result.parts if amount > 0}
     entries = []
     if result.donation > 0:
-        entries.append((_account(Account.Kind.DONATIONS, currency), result.donation, ZERO))
-        payables = _payable_accounts(currency, sorted(parts))
+        entries.append((run.donations_account(currency), result.donation, ZERO))
+        payables = run.payable_accounts(currency, sorted(parts))
         for beneficiary_id in sorted(parts):
             entries.append((payables[beneficiary_id], ZERO, parts[beneficiary_id]))
     memo = (f"Sale at {partner.name}, {line.store} ({line.country}), {line.sold_on}: {line.quantity} × {line.sku} "
@@ -223,7 +257,7 @@ def _post_line(*, partner, report, line, imported_by, posted):
             f"{quantize(line.unit_cost, currency)} {currency} ({'reported' if line.unit_cost_given else 'catalogue'})")
     txn = _post(kind=Kind.PARTNER_SALE, key=key, currency=currency, entries=entries, reference=reference,
                 basis_amount=revenue, memo=memo, created_by=imported_by, seal=False)
-    posted.append((txn, entries))
+    run.posted.append((txn, entries))
     row = _store(partner, report, line, txn, revenue=revenue, profit=result.profit, rule=rule,
                  share_bps=rule.share_bps, donation=result.donation)
     weight_of = dict(weights)
