@@ -24,6 +24,8 @@ from fundraising.partner_reports import MAX_BYTES
 from fundraising.services.partners import import_partner_report, set_store_publication, summary
 
 CACHE_SECONDS = 3600
+#: The most report lines the dashboard takes per file (see PartnerReportForm.clean_report).
+MAX_DASHBOARD_LINES = 2000
 
 
 class PartnerReportUploadForm(forms.Form):
@@ -39,6 +41,15 @@ class PartnerReportUploadForm(forms.Form):
             raise forms.ValidationError(
                 _("The file is %(size)s bytes, over the %(limit)s bytes limit.") % {"size": upload.size,
                                                                                  "limit": MAX_BYTES})
+        # Each step (preview, confirm) posts the whole file in one request: it must answer within gunicorn's
+        # 30 s timeout. bench/partners.py: 2,000 lines take about 10 s on 2 cores. Larger files: the command.
+        rows = sum(1 for line in upload.read(MAX_BYTES + 1).splitlines() if line.strip()) - 1
+        upload.seek(0)
+        if rows > MAX_DASHBOARD_LINES:
+            raise forms.ValidationError(
+                _("The report has %(rows)s lines; the dashboard takes up to %(limit)s per file. Split it, or import "
+                  "it with: python manage.py import_partner_sales FILE --partner NAME") % {
+                    "rows": rows, "limit": MAX_DASHBOARD_LINES})
         return upload
 
 

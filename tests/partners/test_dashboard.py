@@ -72,3 +72,22 @@ def test_an_upload_over_the_limit_is_refused_on_its_size(staff_client, partner, 
     assert response.status_code == 200
     assert f"The file is {MAX_BYTES + 1} bytes, over the {MAX_BYTES} bytes limit." in response.content.decode()
     assert ledger_counts() == before
+
+
+def test_a_report_over_the_dashboards_line_limit_is_refused_and_sent_to_the_command(staff_client, partner, rules,
+                                                                                      skus, monkeypatch):
+    from fundraising.dashboard import partner_sales
+
+    monkeypatch.setattr(partner_sales, "MAX_DASHBOARD_LINES", 3)
+    before = ledger_counts()
+    rows = [row(f"L{n}", "P6-TEE", 1, "25.00", "USD") for n in range(1, 5)]
+
+    response = _upload(staff_client, partner, csv_bytes(rows))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "The report has 4 lines; the dashboard takes up to 3 per file." in html
+    assert "python manage.py import_partner_sales FILE --partner NAME" in html
+    assert ledger_counts() == before
+    ok = _upload(staff_client, partner, csv_bytes(rows[:3]))
+    assert ok.status_code == 200 and 'data-line-id="L3"' in ok.content.decode()
